@@ -1,0 +1,164 @@
+"""The one settings class: every knob of PlaceCode, read from PLACECODE_* variables.
+
+Every setting has a default that serves the embedded demo. With PLACECODE_ENV=production
+the class refuses values that are only safe on a laptop and says which setting is wrong.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from placecode.errors import ConfigError
+
+# Values people paste from tutorials; production refuses them even when set explicitly.
+_WEAK_SECRETS = {"changethis", "change-me", "changeme", "secret", "password", "placecode"}
+_MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PLACECODE_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./placecode.db"
+    key_dir: Path = Path(".placecode")
+    public_base_url: str | None = Field(
+        default=None, description="Where people reach the service; printed into every QR code."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs session cookies. Generated into key_dir when unset."
+    )
+    pepper: SecretStr | None = Field(
+        default=None, description="Keys the person_key HMAC. Generated into key_dir when unset."
+    )
+
+    timezone: str = "Asia/Shanghai"
+    clock_today: date | None = Field(
+        default=None, description="Shift the clock so that today is this day (the demo)."
+    )
+    clock_frozen_at: datetime | None = Field(
+        default=None, description="Stop the clock at this instant (tests and rehearsals)."
+    )
+
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
+    db_pool_size: int = Field(default=10, ge=1)
+
+    session_max_age_hours: int = Field(default=12, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    api_token_default_days: int = Field(default=90, ge=1)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65_536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+        if value.startswith("postgresql://") or value.startswith("postgresql+psycopg2"):
+            # One driver everywhere: psycopg 3.
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        problems = []
+        for name in ("secret_key", "pepper"):
+            secret: SecretStr | None = getattr(self, name)
+            env_name = f"PLACECODE_{name.upper()}"
+            if secret is None:
+                problems.append(f"{env_name} is not set")
+            else:
+                raw = secret.get_secret_value()
+                if raw.lower() in _WEAK_SECRETS or len(raw) < _MIN_SECRET_LENGTH:
+                    problems.append(
+                        f"{env_name} is a default or too short (needs {_MIN_SECRET_LENGTH}+ "
+                        "random characters)"
+                    )
+        if self.public_base_url is None:
+            problems.append("PLACECODE_PUBLIC_BASE_URL is not set (QR codes need it)")
+        elif not self.public_base_url.startswith("https://"):
+            problems.append("PLACECODE_PUBLIC_BASE_URL must use https:// in production")
+        if self.clock_today is not None or self.clock_frozen_at is not None:
+            problems.append("PLACECODE_CLOCK_TODAY/CLOCK_FROZEN_AT must not be set in production")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL, or the local server when none is configured."""
+        return self.public_base_url or "http://127.0.0.1:8000"
+
+    def secret(self, name: Literal["secret_key", "pepper"]) -> str:
+        """Return a deployment secret, generating a private one in key_dir for the demo."""
+        configured: SecretStr | None = getattr(self, name)
+        if configured is not None:
+            return configured.get_secret_value()
+        path = self.key_dir / name
+        if not path.exists():
+            self.key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a validation failure into one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]  # overrides are validated here
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"PLACECODE_{field.upper()}: {message}" if field else message)
+        raise ConfigError("; ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
