@@ -1,0 +1,126 @@
+"""The FastAPI app factory: wires every domain's routes, pages and middleware together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import fastapi_offline
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+import placecode
+from placecode.accounts import api as accounts_api
+from placecode.accounts import pages as accounts_pages
+from placecode.clock import clock
+from placecode.config import Settings, get_settings
+from placecode.db import Database
+from placecode.region import api as region_api
+from placecode.web import api as system_api
+from placecode.web import errors
+from placecode.web import pages as web_pages
+from placecode.web.errors import Problem
+from placecode.web.middleware import LocaleMiddleware, SecurityHeadersMiddleware
+from placecode.web.observability import ObservabilityMiddleware, configure_logging
+
+STATIC_DIR = Path(__file__).parent / "static"
+API_DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+SESSION_COOKIE = "placecode_session"
+
+# Answers any API route may give besides its own, documented so clients (and the
+# schemathesis run) know their shape.
+COMMON_ERRORS = {
+    "400": "The request could not be read",
+    "401": "Not signed in, or the token is not valid",
+    "403": "Outside your role or scope",
+    "404": "Not found",
+    "409": "Conflicts with the current state",
+    "422": "The input is not valid",
+    "429": "Too many requests; see Retry-After",
+    "503": "Busy for a moment; see Retry-After",
+}
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the PlaceCode web app for these settings (read from the environment by default)."""
+    settings = settings or get_settings()
+    clock.configure(settings)
+    configure_logging(settings)
+    owns_database = database is None
+    database = database or Database.connect(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_database:
+            database.dispose()
+
+    app = FastAPI(
+        title="PlaceCode",
+        version=placecode.__version__,
+        description="Venue codes (场所码): signed QR codes, check-in with health status, "
+        "tracing and foot-traffic alerts for a district.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret("secret_key"),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_hours * 3600,
+        same_site="lax",
+        https_only=settings.base_url.startswith("https://"),
+    )
+    app.add_middleware(LocaleMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.base_url.startswith("https://"))
+    app.add_middleware(ObservabilityMiddleware)
+    errors.install(app)
+
+    for router in (
+        system_api.router,
+        accounts_api.router,
+        region_api.router,
+        web_pages.router,
+        accounts_pages.router,
+    ):
+        app.include_router(router)
+    app.mount("/static/apidocs", StaticFiles(directory=API_DOCS_ASSETS), name="apidocs")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _openapi_with_problems(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+    return app
+
+
+def _openapi_with_problems(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with every error answer described as our Problem body."""
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in COMMON_ERRORS.items():
+                if status == "401" and not path.startswith("/api/"):
+                    continue
+                existing = responses.get(status)
+                if existing is None or status == "422":
+                    responses[status] = {"description": description, "content": problem}
+    return schema
