@@ -1,0 +1,161 @@
+"""Storage: migrations make the schema on both backends, identically and without drift."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.orm import Session
+
+from placecode import db
+from placecode.accounts.models import AuditEntry
+from placecode.config import Settings
+from tests.conftest import Databases
+
+
+def describe(engine: Engine) -> dict[str, Any]:
+    """The schema as both backends can report it: tables, columns, keys, indexes, checks."""
+    inspector = inspect(engine)
+    schema = {}
+    for table in sorted(inspector.get_table_names()):
+        if table == "alembic_version":
+            continue
+        schema[table] = {
+            "columns": sorted((c["name"], c["nullable"]) for c in inspector.get_columns(table)),
+            "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "foreign_keys": sorted(
+                (
+                    tuple(fk["constrained_columns"]),
+                    fk["referred_table"],
+                    tuple(fk["referred_columns"]),
+                )
+                for fk in inspector.get_foreign_keys(table)
+            ),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in inspector.get_indexes(table)
+                if not i.get("duplicates_constraint")  # PostgreSQL lists unique keys twice
+            ),
+            "unique": sorted(
+                tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)
+            ),
+            "checks": sorted(c["name"] for c in inspector.get_check_constraints(table)),
+        }
+    return schema
+
+
+def test_upgrade_gives_the_same_schema_on_sqlite_and_postgresql(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> None:
+    schemas = []
+    for backend in ("sqlite", "postgresql"):
+        settings = make_settings(database_url=databases.new_url(backend))
+        engine = db.make_engine(settings)
+        try:
+            db.upgrade(engine)
+            assert db.current_revision(engine) == db.head_revision()
+            schemas.append(describe(engine))
+        finally:
+            engine.dispose()
+    sqlite_schema, postgresql_schema = schemas
+    assert sqlite_schema.keys() == postgresql_schema.keys()
+    assert "users" in sqlite_schema
+    for table in sqlite_schema:
+        assert sqlite_schema[table] == postgresql_schema[table], table
+
+
+def test_models_and_migrations_do_not_drift(engine: Engine) -> None:
+    assert db.schema_drift(engine) == []
+
+
+def test_drift_is_detected_when_a_migration_is_missing(engine: Engine) -> None:
+    # An extra table in the metadata stands for a model added without its migration.
+    from sqlalchemy import Column, Integer, Table
+
+    extra = Table("not_migrated", db.Base.metadata, Column("id", Integer, primary_key=True))
+    try:
+        drift = db.schema_drift(engine)
+    finally:
+        db.Base.metadata.remove(extra)
+    assert any(item[0] == "add_table" and item[1].name == "not_migrated" for item in drift)
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(database_url=databases.new_url("sqlite"), sqlite_busy_timeout_ms=7000)
+    engine = db.make_engine(settings)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 7000
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_savepoints_roll_back_only_the_inner_work(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> None:
+    engine = db.make_engine(make_settings(database_url=databases.new_url("sqlite")))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (x INTEGER)"))
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+            inner = connection.begin_nested()
+            connection.execute(text("INSERT INTO t VALUES (2)"))
+            inner.rollback()
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT x FROM t")).scalars().all() == [1]
+    finally:
+        engine.dispose()
+
+
+def test_times_are_stored_in_utc_and_come_back_aware(session: Session) -> None:
+    shanghai = timezone(timedelta(hours=8))
+    at = datetime(2022, 3, 18, 9, 30, tzinfo=shanghai)
+    entry = AuditEntry(at=at, actor="t", action="test")
+    session.add(entry)
+    session.flush()
+    session.expire(entry)
+    assert entry.at == at
+    assert entry.at.tzinfo is not None
+    assert entry.at.utcoffset() == timedelta(0)
+
+
+def test_a_naive_time_is_refused_rather_than_guessed(session: Session) -> None:
+    session.add(AuditEntry(at=datetime(2022, 3, 18, 9, 30), actor="t", action="test"))
+    with pytest.raises(Exception, match="naive datetime"):
+        session.flush()
+
+
+def test_a_foreign_key_is_enforced(session: Session) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    insert = text(
+        "INSERT INTO venue_categories (code, name_zh, name_en, department_code, "
+        "dwell_minutes, entry_policy) VALUES ('x', 'x', 'x', 'nope', 10, 'green')"
+    )
+    with pytest.raises(IntegrityError):
+        session.execute(insert)
+
+
+def test_utc_now_is_what_the_clock_says() -> None:
+    from placecode.clock import clock
+
+    clock.freeze(datetime(2022, 3, 24, 12, tzinfo=UTC))
+    assert clock.now() == datetime(2022, 3, 24, 12, tzinfo=UTC)
+
+
+def test_postgresql_stores_times_as_timestamptz(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> None:
+    engine = create_engine(databases.new_url("postgresql"))
+    try:
+        db.upgrade(engine)
+        columns = {c["name"]: c["type"] for c in inspect(engine).get_columns("audit_log")}
+        assert getattr(columns["at"], "timezone", False) is True
+    finally:
+        engine.dispose()

@@ -1,0 +1,129 @@
+"""The web app's common ground: health, metrics, security headers, error bodies, docs."""
+
+from collections.abc import Callable
+
+from starlette.testclient import TestClient
+
+from placecode.config import Settings
+from placecode.db import Database
+from placecode.web.app import create_app
+from placecode.web.middleware import CONTENT_SECURITY_POLICY
+from tests.conftest import Persona
+
+
+def test_healthz_answers_when_the_database_does(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_says_503_when_the_database_is_gone(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(database_url="sqlite:////nonexistent-dir/placecode.db")
+    app = create_app(settings, Database.connect(settings))
+    with TestClient(app) as client:
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unhealthy"
+
+
+def test_metrics_count_requests_by_route_template(
+    client: TestClient, street_admin: Persona
+) -> None:
+    client.get("/api/v1/region/streets/changfengxincun", headers=street_admin.auth)
+    client.get("/api/v1/region/streets/taopu", headers=street_admin.auth)
+    text = client.get("/metrics").text
+    assert 'route="/api/v1/region/streets/{code}"' in text
+    assert 'status="403"' in text and 'status="200"' in text
+    assert "placecode_http_request_duration_seconds_bucket" in text
+    assert "changfengxincun" not in text  # never the raw path
+
+
+def test_pages_and_the_api_carry_security_headers(client: TestClient) -> None:
+    for path in ("/login", "/api/v1/me", "/healthz"):
+        headers = client.get(path).headers
+        assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["referrer-policy"] == "same-origin"
+        assert headers["strict-transport-security"].startswith("max-age=")
+        assert len(headers["x-request-id"]) == 16
+    assert "script-src 'self';" in CONTENT_SECURITY_POLICY
+    assert "unsafe-inline" not in CONTENT_SECURITY_POLICY
+
+
+def test_every_api_error_is_a_code_and_a_message(
+    client: TestClient, district_admin: Persona
+) -> None:
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "error": "not_found",
+        "message": "There is nothing at /api/v1/nothing-here.",
+    }
+    wrong_method = client.put("/api/v1/me")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"] == "method_not_allowed"
+    invalid = client.post(
+        "/api/v1/users", json={"username": 7, "role": "emperor"}, headers=district_admin.auth
+    )
+    assert invalid.status_code == 422
+    body = invalid.json()
+    assert body["error"] == "invalid_request"
+    assert {f["field"] for f in body["details"]} >= {"username", "role"}
+    assert "username" in body["message"]
+    not_json = client.post(
+        "/api/v1/users",
+        content=b"{not json",
+        headers={**district_admin.auth, "content-type": "application/json"},
+    )
+    assert not_json.status_code == 422
+    assert not_json.json()["error"] == "invalid_request"
+
+
+def test_a_missing_page_is_a_readable_page(client: TestClient) -> None:
+    page = client.get("/no/such/page", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "未找到" in page.text
+
+
+def test_the_openapi_document_describes_errors_as_problems(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert "Problem" in schema["components"]["schemas"]
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    responses = schema["paths"]["/api/v1/users"]["post"]["responses"]
+    assert responses["403"]["content"]["application/json"]["schema"]["$ref"].endswith("/Problem")
+    assert responses["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/Problem")
+
+
+def test_the_api_docs_are_served_without_any_cdn(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower()
+    for asset in (
+        "/static/apidocs/swagger-ui-bundle.js",
+        "/static/apidocs/swagger-ui.css",
+        "/static/docs.js",
+    ):
+        assert asset in page.text
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_a_nul_character_is_refused_not_crashed_on(
+    client: TestClient, district_admin: Persona
+) -> None:
+    response = client.get("/api/v1/users/a%00b", headers=district_admin.auth)
+    assert response.status_code in (404, 422)  # SQLite finds no such user; PostgreSQL refuses
+    assert response.json()["error"] in ("not_found", "invalid_input")
+    created = client.post(
+        "/api/v1/users",
+        json={
+            "username": "nul",
+            "role": "cdc_analyst",
+            "display_name": "a\x00b",
+            "password": "x" * 12,
+        },
+        headers=district_admin.auth,
+    )
+    assert created.status_code == 422
+    assert created.json()["details"][0]["field"] == "display_name"
