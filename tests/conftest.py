@@ -21,8 +21,8 @@ from typing import Any
 import psycopg
 import pytest
 import uvicorn
-from hypothesis import settings as hypothesis_settings
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
