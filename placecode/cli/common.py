@@ -15,8 +15,8 @@ from placecode.clock import clock
 from placecode.config import Settings, get_settings
 from placecode.db import Database
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def settings() -> Settings:

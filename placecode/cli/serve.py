@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from placecode.cli.common import console, settings
+from placecode.config import get_settings
 
 
 def serve(
@@ -20,6 +21,13 @@ def serve(
 ) -> None:
     """Serve PlaceCode over HTTP."""
     loaded = settings()  # refuse unsafe production settings before anything starts
+    if loaded.public_base_url is None:
+        # Without a configured public address, codes point at this very server; the
+        # workers read it from the environment when they build the app.
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        os.environ["PLACECODE_PUBLIC_BASE_URL"] = f"http://{shown_host}:{port}"
+        get_settings.cache_clear()
+        loaded = get_settings()
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker is its own process; their metrics are summed through this directory.

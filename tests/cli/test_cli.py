@@ -142,3 +142,46 @@ def test_an_unreachable_database_is_one_clear_line(
     assert result.returncode == 1
     assert result.stderr.startswith("database error:")
     assert "Traceback" not in result.stderr
+
+
+def test_serve_runs_several_workers_and_sums_their_metrics(
+    run: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    assert run("init", "--password", "first-admin-password").returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [PLACECODE, "serve", "--port", str(port), "--workers", "2"],
+        env=run.env,  # type: ignore[attr-defined]
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.2)
+        for _ in range(9):  # new connections, so both workers may answer
+            assert httpx.get(f"{base}/healthz").status_code == 200
+        metrics = httpx.get(f"{base}/metrics").text
+        line = next(
+            row
+            for row in metrics.splitlines()
+            if row.startswith("placecode_http_requests_total{") and 'route="/healthz"' in row
+        )
+        assert float(line.rsplit(" ", 1)[1]) >= 10
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
