@@ -7,13 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -21,10 +16,15 @@ from sqlalchemy.types import TypeDecorator
 
 from placecode.config import Settings
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 # Each domain's models module; imported so that Base.metadata knows every table.
 MODEL_MODULES = (
+    "placecode.changes",
     "placecode.region.models",
     "placecode.accounts.models",
+    "placecode.venues.models",
 )
 
 NAMING_CONVENTION = {
@@ -127,10 +127,14 @@ class Database:
 
 
 # --- migrations ---------------------------------------------------------------
+# Alembic is imported only where a schema is made or checked: every command and worker
+# would otherwise pay half a second for it at start-up.
 
 
 def alembic_config(url: str, connection: Any = None) -> Config:
     """An Alembic configuration that needs no alembic.ini (the scripts ship in the package)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "placecode:migrations")
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -141,21 +145,30 @@ def alembic_config(url: str, connection: Any = None) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; migrations are the only way a schema is made."""
+    from alembic import command
+
     with engine.begin() as connection:
         command.upgrade(alembic_config(str(engine.url), connection), revision)
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def schema_drift(engine: Engine) -> list[Any]:
     """Differences between the models and the migrated database (empty when in step)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
     metadata = load_all_models()
     with engine.connect() as connection:
         context = MigrationContext.configure(

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from placecode.accounts import service
-from placecode.accounts.authz import ALL_STAFF, Principal, requires
+from placecode.accounts.authz import ALL_STAFF, requires
 from placecode.accounts.models import Role
+from placecode.accounts.principal import Principal
 from placecode.accounts.schemas import (
     AuditView,
     Me,

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from placecode.accounts import service
-from placecode.accounts.authz import ALL_STAFF, Principal, check_csrf, requires
+from placecode.accounts.authz import ALL_STAFF, check_csrf, requires
 from placecode.accounts.models import ROLE_LABELS, Role
+from placecode.accounts.principal import Principal
 from placecode.errors import PlaceCodeError
 from placecode.web.deps import SessionDep, SettingsDep
 from placecode.web.templating import render

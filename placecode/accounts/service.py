@@ -143,6 +143,14 @@ def check_scope(*, session: Session, role: Role, scope: str | None) -> str | Non
         region_service.get_street(session=session, code=scope)
     elif kind is ScopeKind.department:
         region_service.get_department(session=session, code=scope)
+    else:
+        # Imported here: venues builds on accounts, so accounts reaches it only when asked.
+        from placecode.venues import service as venues_service
+
+        if kind is ScopeKind.organisation:
+            venues_service.get_organisation(session=session, organisation_id=scope)
+        else:
+            venues_service.get_venue(session=session, venue_id=scope)
     return scope
 
 

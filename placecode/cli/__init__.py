@@ -7,7 +7,7 @@ import sys
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from placecode.cli import db, region, serve, setup, tokens, users
+from placecode.cli import ca, db, keys, region, serve, setup, tokens, users, venues
 from placecode.cli.common import errors
 from placecode.errors import PlaceCodeError
 
@@ -22,18 +22,28 @@ app.add_typer(db.app, name="db")
 app.add_typer(region.app, name="region")
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(ca.app, name="ca")
+app.add_typer(keys.app, name="keys")
+app.add_typer(venues.app, name="venues")
 app.command("serve")(serve.serve)
 app.command("init")(setup.init)
 
 
-def main() -> None:
-    """Run the CLI; a known failure prints one clear line and exits non-zero."""
+def run(argv: list[str] | None = None) -> int:
+    """Run one command and return its exit status; a known failure prints one clear line."""
     try:
-        app()
+        app(args=argv, prog_name="placecode")  # usage errors and --help end in SystemExit
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except PlaceCodeError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        errors.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        return 1
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        errors.print(f"[red]database error:[/red] {reason}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        errors.print(f"[red]database error:[/red] {reason}", highlight=False)
+        return 1
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from alembic import command
 
 from placecode import db as database_module
 from placecode.cli.common import console, database, errors, settings
@@ -53,6 +52,8 @@ def check() -> None:
 @app.command()
 def revision(message: str = typer.Option(..., "-m", "--message")) -> None:
     """(Developers) Write a new migration from the difference between models and schema."""
+    from alembic import command
+
     loaded = settings()
     db = database(loaded)
     try:

@@ -7,7 +7,6 @@ import shutil
 import tempfile
 
 import typer
-import uvicorn
 
 from placecode.cli.common import console, settings
 from placecode.config import get_settings
@@ -33,6 +32,8 @@ def serve(
         # Each worker is its own process; their metrics are summed through this directory.
         metrics_dir = tempfile.mkdtemp(prefix="placecode-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    import uvicorn  # only this command needs the server
+
     console.print(f"PlaceCode serving on http://{host}:{port} ({loaded.base_url} in QR codes)")
     try:
         uvicorn.run(

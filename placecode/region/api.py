@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from placecode.accounts.authz import ALL_STAFF, Principal, requires
+from placecode.accounts.authz import ALL_STAFF, requires
 from placecode.accounts.models import Role
+from placecode.accounts.principal import Principal
 from placecode.region import service
 from placecode.region.schemas import (
     CategoryView,

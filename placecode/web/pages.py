@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
-from placecode.accounts.authz import Principal, requires
+from placecode.accounts.authz import requires
 from placecode.accounts.models import ROLE_LABELS, SCOPE_LABELS, Role, ScopeKind
+from placecode.accounts.principal import Principal
 from placecode.errors import NotFound
 from placecode.i18n import _, current_locale
 from placecode.region import service as region_service

@@ -5,9 +5,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from placecode.accounts.authz import Principal, scope_clause
 from placecode.accounts.models import Role
+from placecode.accounts.principal import Principal, scope_clause
 from placecode.region.models import Category, Street
+from placecode.venues.models import Organisation, Venue
 from tests.conftest import Persona
 
 A, S, R, V, G, C, D = (
@@ -55,6 +56,32 @@ def test_each_role_reaches_its_scope_and_nothing_else(
     anonymous = client.get(path)
     assert anonymous.status_code == 401
     assert anonymous.json()["error"] == "not_signed_in"
+
+
+def test_each_role_reaches_the_venues_of_its_scope(
+    client: TestClient,
+    personas: dict[Role, Persona],
+    zhennan_market: Venue,
+    changfeng_shop: Venue,
+    market_operator: Organisation,
+) -> None:
+    matrix = [
+        ("/api/v1/venues", STAFF),
+        ("/api/v1/organisations", STAFF),
+        # a wet market in 真如镇, run by the market operator, commerce's category
+        (f"/api/v1/venues/{zhennan_market.id}", {A, C, R, V, G}),
+        (f"/api/v1/venues/{zhennan_market.id}/history", {A, C, R, V, G}),
+        (f"/api/v1/venues/{zhennan_market.id}/code", {A, V, G}),
+        # a restaurant in 长风新村 registered on its behalf (market supervision's category)
+        (f"/api/v1/venues/{changfeng_shop.id}", {A, C, S}),
+        (f"/api/v1/venues/{changfeng_shop.id}/code", {A, S}),
+        (f"/api/v1/organisations/{market_operator.id}", {A, C, V}),
+    ]
+    for path, allowed in matrix:
+        for role, persona in personas.items():
+            status = client.get(path, headers=persona.auth).status_code
+            assert status == (200 if role in allowed else 403), f"{role} on {path}"
+        assert client.get(path).status_code == 401
 
 
 def test_street_admin_cannot_see_another_street(client: TestClient, street_admin: Persona) -> None:

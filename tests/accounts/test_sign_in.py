@@ -14,6 +14,7 @@ from placecode.accounts import service
 from placecode.accounts.models import AuditEntry, Role
 from placecode.clock import clock
 from placecode.config import Settings
+from placecode.venues.models import Venue
 from tests.conftest import PASSWORD, Persona, make_persona
 
 
@@ -65,7 +66,7 @@ def test_a_wrong_password_and_an_unknown_user_take_about_the_same_time(
         argon2_memory_kib=16_384,
         login_max_failures=1000,
     )
-    make_persona(session, costly, "timed", Role.registrar, "venue-1")
+    make_persona(session, costly, "timed", Role.street_admin, "taopu")
     app.state.settings = costly
     with TestClient(app) as client:
 
@@ -192,7 +193,7 @@ def test_sign_ins_and_token_changes_are_audited(
 
 
 def test_a_device_has_no_password_and_cannot_sign_in(
-    client: TestClient, sentinel: Persona, session: Session, settings: Settings
+    client: TestClient, sentinel: Persona, zhennan_market: Venue
 ) -> None:
     response = client.post(
         "/api/v1/auth/token", json={"username": "gate-1", "password": "anything-at-all"}
@@ -200,13 +201,13 @@ def test_a_device_has_no_password_and_cannot_sign_in(
     assert response.status_code == 401
     assert sentinel.user.password_hash is None
     # ...but its device token works, within its venue scope.
-    assert client.get("/api/v1/me", headers=sentinel.auth).json()["scope"] == "venue-zhennan"
+    assert client.get("/api/v1/me", headers=sentinel.auth).json()["scope"] == zhennan_market.id
 
 
 def test_a_hash_made_with_old_parameters_is_upgraded_at_sign_in(
     session: Session, settings: Settings, make_settings: Callable[..., Settings]
 ) -> None:
-    make_persona(session, settings, "olduser", Role.registrar, "venue-1")
+    make_persona(session, settings, "olduser", Role.street_admin, "taopu")
     stronger = make_settings(argon2_time_cost=2)
     user = service.sign_in(
         session=session, settings=stronger, username="olduser", password=PASSWORD

@@ -1,44 +1,56 @@
-"""The `placecode` command as an operator runs it: real processes, real databases."""
+"""The `placecode` command as an operator runs it, against real databases.
+
+Most commands run in this process through the same entry function the installed script
+calls (`placecode.cli.run`), which keeps the suite fast; the tests at the end start the
+installed command as a real process.
+"""
 
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from placecode import db
+from placecode import cli, db
+from placecode.cli import common
+from placecode.config import get_settings
 from tests.conftest import Databases
 
 PLACECODE = str(Path(sys.executable).parent / "placecode")
 
 
 @pytest.fixture
-def run(databases: Databases, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run the CLI against a fresh database of the backend under test."""
+def run(
+    databases: Databases,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run a command against a fresh database of the backend under test."""
     env = {
-        **os.environ,
         "PLACECODE_DATABASE_URL": databases.new_url(),
         "PLACECODE_KEY_DIR": str(tmp_path / "keys"),
         "PLACECODE_ARGON2_TIME_COST": "1",
         "PLACECODE_ARGON2_MEMORY_KIB": "8",
         "PLACECODE_ARGON2_PARALLELISM": "1",
-        "COLUMNS": "200",
     }
+    monkeypatch.setattr(common.console, "width", 200)
+    monkeypatch.setattr(common.errors, "width", 200)
 
     def invoke(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [PLACECODE, *args],
-            env={**env, **extra_env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        for name in ("PLACECODE_ENV", "PLACECODE_SECRET_KEY", "PLACECODE_PEPPER"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in {**env, **extra_env}.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        status = cli.run(list(args))
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), status, captured.out, captured.err)
 
     invoke.env = env  # type: ignore[attr-defined]
     return invoke
@@ -98,16 +110,28 @@ def test_a_bad_region_file_is_one_clear_line_and_loads_nothing(
 
 
 def test_users_and_tokens_from_the_command_line(
-    run: Callable[..., subprocess.CompletedProcess[str]],
+    run: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
 ) -> None:
     run("init", "--password", "first-admin-password")
+    venues_csv = tmp_path / "venues.csv"
+    venues_csv.write_text(
+        "name,address,street,category,lon,lat,operator_name\n"
+        "东门小卖部,万里路1号,wanli,shop,,,东门小卖部\n",
+        encoding="utf-8",
+    )
+    imported = run("venues", "import", str(venues_csv), "--user", "admin")
+    assert imported.returncode == 0, imported.stderr
+    assert "registered 1" in imported.stdout
     wrong_scope = run("users", "create", "zhou", "--role", "street_admin", "--scope", "atlantis")
     assert wrong_scope.returncode == 1
     assert wrong_scope.stderr.strip() == "error: There is no street or town with code 'atlantis'."
     created = run("users", "create", "zhou", "--role", "street_admin", "--scope", "wanli")
     assert created.returncode == 0, created.stderr
     assert "Password:" in created.stdout  # not a terminal: generated and shown once
-    device = run("users", "create", "gate-7", "--role", "sentinel", "--scope", "venue-7")
+    nowhere = run("users", "create", "gate-7", "--role", "sentinel", "--scope", "nowhere")
+    assert nowhere.stderr.strip() == "error: There is no venue 'nowhere'."
+    venue_id = _venue_id(run)
+    device = run("users", "create", "gate-7", "--role", "sentinel", "--scope", venue_id)
     assert device.returncode == 0, device.stderr
     assert "Password:" not in device.stdout
     token = run("tokens", "create", "gate-7", "--name", "east gate", "--days", "30")
@@ -121,6 +145,15 @@ def test_users_and_tokens_from_the_command_line(
     duplicate = run("users", "create", "zhou", "--role", "cdc_analyst")
     assert duplicate.returncode == 1
     assert "is taken" in duplicate.stderr
+
+
+def _venue_id(run: Callable[..., subprocess.CompletedProcess[str]]) -> str:
+    engine = create_engine(run.env["PLACECODE_DATABASE_URL"])  # type: ignore[attr-defined]
+    try:
+        with engine.connect() as connection:
+            return str(connection.exec_driver_sql("SELECT id FROM venues").scalar_one())
+    finally:
+        engine.dispose()
 
 
 def test_production_refuses_to_start_on_default_secrets(
@@ -144,6 +177,24 @@ def test_an_unreachable_database_is_one_clear_line(
     assert "Traceback" not in result.stderr
 
 
+def test_the_installed_command_reports_failures_with_its_exit_status(
+    run: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    env = {**os.environ, **run.env}  # type: ignore[attr-defined]
+
+    def installed(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PLACECODE, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    assert installed("init", "--password", "first-admin-password").returncode == 0
+    missing = installed("users", "disable", "nobody")
+    assert (missing.returncode, missing.stderr.strip()) == (1, "error: There is no user 'nobody'.")
+    usage = installed("users", "create")
+    assert usage.returncode == 2
+    assert "Missing argument" in usage.stderr
+
+
 def test_serve_runs_several_workers_and_sums_their_metrics(
     run: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
@@ -158,7 +209,7 @@ def test_serve_runs_several_workers_and_sums_their_metrics(
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [PLACECODE, "serve", "--port", str(port), "--workers", "2"],
-        env=run.env,  # type: ignore[attr-defined]
+        env={**os.environ, **run.env},  # type: ignore[attr-defined]
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -185,3 +236,56 @@ def test_serve_runs_several_workers_and_sums_their_metrics(
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_the_demo_ca_issues_certificates_that_the_server_accepts(
+    run: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    from placecode.config import load_settings
+    from placecode.venues import certificates
+
+    assert run("init", "--password", "first-admin-password").returncode == 0  # makes the CA too
+    mistyped = run(
+        "ca", "issue-org", "--uscc", "91440300708461136X", "--name", "x", "--out", str(tmp_path)
+    )
+    assert mistyped.returncode == 1
+    assert mistyped.stderr.startswith("error: The check character of 91440300708461136X")
+    issued = run(
+        "ca",
+        "issue-org",
+        "--uscc",
+        "91440300708461136T",
+        "--name",
+        "长风物业",
+        "--out",
+        str(tmp_path),
+    )
+    assert issued.returncode == 0, issued.stderr
+    pem = (tmp_path / "91440300708461136T.pem").read_text()
+    key = tmp_path / "91440300708461136T.key"
+    assert key.stat().st_mode & 0o077 == 0
+    signed = run("ca", "sign-challenge", "--key", str(key), "--challenge", "placecode-verify:x")
+    settings = load_settings(key_dir=run.env["PLACECODE_KEY_DIR"])  # type: ignore[attr-defined]
+    checked = certificates.check_certificate(
+        pem=pem, roots=certificates.load_trust_store(settings), now=datetime.now(UTC)
+    )
+    certificates.check_possession(
+        checked, "placecode-verify:x", certificates.decode_signature(signed.stdout.strip())
+    )
+
+
+def test_keys_rotate_and_retire(run: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    def kids() -> list[str]:
+        return re.findall(r"\b([0-9a-f]{8})\b", run("keys", "list").stdout)
+
+    run("init", "--password", "first-admin-password")
+    (first,) = kids()  # init made the first key
+    rotated = run("keys", "rotate")
+    new_kid = re.search(r"New signing key (\w+)", rotated.stdout)
+    assert new_kid
+    assert set(kids()) == {first, new_kid.group(1)}
+    refused = run("keys", "retire", new_kid.group(1))
+    assert refused.returncode == 1
+    assert "rotate" in refused.stderr
+    assert run("keys", "retire", first).returncode == 0
+    assert "retired" not in run("keys", "retire", first).stderr  # retiring twice is harmless
