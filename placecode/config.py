@@ -41,6 +41,13 @@ class Settings(BaseSettings):
         default=None, description="Keys the person_key HMAC. Generated into key_dir when unset."
     )
 
+    trust_store: str | None = Field(
+        default=None,
+        description="PEM files of the CAs whose organisation certificates are trusted "
+        "(comma-separated); default: the local demo CA made by `placecode ca init`.",
+    )
+    certificate_challenge_minutes: int = Field(default=10, ge=1, le=60)
+
     timezone: str = "Asia/Shanghai"
     clock_today: date | None = Field(
         default=None, description="Shift the clock so that today is this day (the demo)."
@@ -49,6 +56,13 @@ class Settings(BaseSettings):
         default=None, description="Stop the clock at this instant (tests and rehearsals)."
     )
 
+    cache_poll_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How often a worker checks whether cached venues, keys or statuses "
+        "changed elsewhere (so a change is seen everywhere within this time).",
+    )
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
     db_pool_size: int = Field(default=10, ge=1)
