@@ -20,6 +20,9 @@ from placecode.clock import clock
 from placecode.config import Settings, get_settings
 from placecode.db import Database
 from placecode.region import api as region_api
+from placecode.venues import api as venues_api
+from placecode.venues import pages as venues_pages
+from placecode.venues.codes import CodeBook
 from placecode.web import api as system_api
 from placecode.web import errors
 from placecode.web import pages as web_pages
@@ -70,6 +73,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.codes = CodeBook(settings)
 
     app.add_middleware(
         SessionMiddleware,
@@ -88,8 +92,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         system_api.router,
         accounts_api.router,
         region_api.router,
+        venues_api.router,
+        venues_api.public_router,
         web_pages.router,
         accounts_pages.router,
+        venues_pages.router,
     ):
         app.include_router(router)
     app.mount("/static/apidocs", StaticFiles(directory=API_DOCS_ASSETS), name="apidocs")
