@@ -34,6 +34,9 @@ from placecode.accounts.service import Operator
 from placecode.clock import clock
 from placecode.config import Settings, load_settings
 from placecode.region import service as region
+from placecode.venues import certificates
+from placecode.venues import service as venues
+from placecode.venues.models import Organisation, OrganisationKind, Venue
 from placecode.web.app import create_app
 
 BACKEND = os.environ.get("PLACECODE_TEST_BACKEND", "sqlite")
@@ -121,6 +124,7 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Set
             "argon2_memory_kib": 8,
             "argon2_parallelism": 1,
             "log_level": "WARNING",
+            "cache_poll_seconds": 0,  # one process: see every change at once
         }
         values.update(overrides)
         return load_settings(**values)
@@ -140,6 +144,12 @@ def prepare(engine: Engine) -> None:
 @pytest.fixture(scope="session")
 def settings(databases: Databases, make_settings: Callable[..., Settings]) -> Settings:
     return make_settings(database_url=databases.new_url())
+
+
+@pytest.fixture(scope="session")
+def demo_ca(settings: Settings) -> Path:
+    """The local CA in the test key directory (what `placecode ca init` makes)."""
+    return certificates.init_ca(settings)
 
 
 @pytest.fixture(scope="session")
@@ -232,6 +242,93 @@ def make_persona(
     return Persona(user=user, token=secret)
 
 
+def make_organisation(
+    session: Session,
+    name: str,
+    kind: OrganisationKind,
+    uscc: str,
+    street: str | None = None,
+    verified: bool = True,
+) -> Organisation:
+    """An organisation row as if it had applied with its certificate (no crypto needed)."""
+    organisation = Organisation(
+        id=venues.new_organisation_id(),
+        name=name,
+        kind=kind.value,
+        uscc=uscc,
+        street_code=street,
+        verified_at=clock.now() if verified else None,
+        created_at=clock.now(),
+        created_by="test",
+    )
+    session.add(organisation)
+    session.flush()
+    return organisation
+
+
+def make_venue(
+    session: Session,
+    name: str,
+    street: str,
+    category: str,
+    organisation: Organisation | None = None,
+    address: str | None = None,
+) -> Venue:
+    now = clock.now()
+    found = region.get_street(session=session, code=street)
+    venue = Venue(
+        id=venues.new_venue_id(),
+        name=name,
+        address=address or f"{found.name_zh}{name}路1号",
+        street_code=street,
+        category_code=category,
+        lon=found.centroid_lon,
+        lat=found.centroid_lat,
+        organisation_id=organisation.id if organisation else None,
+        operator_name=None if organisation else name,
+        delegated=organisation is None,
+        status="active",
+        code_version=1,
+        natural_key=venues.natural_key(name, address or f"{found.name_zh}{name}路1号"),
+        registered_by="test",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(venue)
+    session.flush()
+    return venue
+
+
+@pytest.fixture
+def market_operator(session: Session) -> Organisation:
+    """The verified company that runs 真南农副产品综合市场 (a managing organisation)."""
+    return make_organisation(
+        session,
+        "真南市场经营管理有限公司",
+        OrganisationKind.market_operator,
+        "91350100M000100Y43",
+        "zhenruzhen",
+    )
+
+
+@pytest.fixture
+def zhennan_market(session: Session, market_operator: Organisation) -> Venue:
+    return make_venue(
+        session,
+        "真南农副产品综合市场",
+        "zhenruzhen",
+        "wet_market",
+        market_operator,
+        "真南路822弄128号",
+    )
+
+
+@pytest.fixture
+def changfeng_shop(session: Session) -> Venue:
+    """A shop in 长风新村 registered on its behalf (no organisation of its own)."""
+    return make_venue(session, "长风小吃店", "changfengxincun", "restaurant")
+
+
 @pytest.fixture
 def district_admin(session: Session, settings: Settings) -> Persona:
     return make_persona(session, settings, "dora", Role.district_admin)
@@ -250,13 +347,15 @@ def regulator(session: Session, settings: Settings) -> Persona:
 
 
 @pytest.fixture
-def venue_manager(session: Session, settings: Settings) -> Persona:
-    return make_persona(session, settings, "vera", Role.venue_manager, "org-zhennan")
+def venue_manager(session: Session, settings: Settings, market_operator: Organisation) -> Persona:
+    """The venue manager of the market operator."""
+    return make_persona(session, settings, "vera", Role.venue_manager, market_operator.id)
 
 
 @pytest.fixture
-def registrar(session: Session, settings: Settings) -> Persona:
-    return make_persona(session, settings, "reggie", Role.registrar, "venue-zhennan")
+def registrar(session: Session, settings: Settings, zhennan_market: Venue) -> Persona:
+    """The registrar at the door of 真南 market."""
+    return make_persona(session, settings, "reggie", Role.registrar, zhennan_market.id)
 
 
 @pytest.fixture
@@ -265,8 +364,8 @@ def cdc_analyst(session: Session, settings: Settings) -> Persona:
 
 
 @pytest.fixture
-def sentinel(session: Session, settings: Settings) -> Persona:
-    return make_persona(session, settings, "gate-1", Role.sentinel, "venue-zhennan")
+def sentinel(session: Session, settings: Settings, zhennan_market: Venue) -> Persona:
+    return make_persona(session, settings, "gate-1", Role.sentinel, zhennan_market.id)
 
 
 @pytest.fixture
