@@ -17,6 +17,7 @@ from common import header, median_seconds, prepared_database, throwaway_settings
 
 from placecode.accounts.models import Role
 from placecode.accounts.principal import Principal
+from placecode.signing import Keyring
 from placecode.venues import service
 from placecode.venues.codes import CodeBook
 from placecode.venues.schemas import VenueCreate
@@ -32,7 +33,7 @@ def main() -> None:
     settings = throwaway_settings()
     database = prepared_database(settings)
     admin = Principal(0, "bench", "bench", Role.district_admin, None, "cli")
-    book = CodeBook(settings)
+    book = CodeBook(settings, Keyring(settings))
     with database.session() as session:
         venues = [
             service.register_venue(
@@ -59,13 +60,13 @@ def main() -> None:
             book.verify(session=session, token=tokens[next(position) % len(tokens)])
 
         kid = jwt.get_unverified_header(tokens[0])["kid"]
-        public = book._public[kid]
+        public = book.keyring.public[kid]
 
         def fresh_signature() -> None:
             jwt.decode(tokens[next(position) % len(tokens)], public, algorithms=["EdDSA"])
 
         def cold() -> None:
-            cold_book = CodeBook(settings)
+            cold_book = CodeBook(settings, Keyring(settings))
             cold_book.verify(session=session, token=tokens[next(position) % len(tokens)])
 
         number = 2000

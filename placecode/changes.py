@@ -7,7 +7,9 @@ indexed read per second per worker, and a change is seen everywhere within the i
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy import Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -47,17 +49,37 @@ class Watcher:
         self.interval = interval
         self._seen: int | None = None
         self._checked_at = float("-inf")
+        self._lock = threading.Lock()
 
-    def changed(self, session: Session) -> bool:
-        """True when the counter moved (the first look counts as a change)."""
-        now = time.monotonic()
-        if now - self._checked_at < self.interval:
+    def refresh(self, session: Session, reload: Callable[[], None]) -> bool:
+        """Run `reload` if the counter moved (the first look counts as a move).
+
+        Threads of one worker share the cache. Until the first load every thread waits for
+        it; afterwards one thread looks while the others go on with what is loaded, so a
+        thread holding a database connection never waits on another that needs one.
+        """
+        if time.monotonic() - self._checked_at < self.interval:
             return False
-        self._checked_at = now
-        current = version(session=session, name=self.name)
-        moved = current != self._seen
-        self._seen = current
-        return moved
+        if self._seen is None:
+            self._lock.acquire()
+        elif not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if self._seen is not None and time.monotonic() - self._checked_at < self.interval:
+                return False  # another thread looked meanwhile
+            current = version(session=session, name=self.name)
+            moved = current != self._seen
+            if moved:
+                reload()
+            self._seen = current
+            self._checked_at = time.monotonic()
+            return moved
+        finally:
+            self._lock.release()
+
+    def fresh(self) -> bool:
+        """Whether what was loaded may be used without asking the database (hot paths)."""
+        return self._seen is not None and time.monotonic() - self._checked_at < self.interval
 
     def expire(self) -> None:
         """Look at the counter on the next call (after a change made in this process)."""

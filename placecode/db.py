@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,9 +22,13 @@ if TYPE_CHECKING:
 # Each domain's models module; imported so that Base.metadata knows every table.
 MODEL_MODULES = (
     "placecode.changes",
+    "placecode.signing",
+    "placecode.scheduler",
     "placecode.region.models",
     "placecode.accounts.models",
     "placecode.venues.models",
+    "placecode.people.models",
+    "placecode.checkins.models",
 )
 
 NAMING_CONVENTION = {
@@ -74,7 +78,13 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
     """Create an engine with the pragmas and pool the backend needs."""
     url = url or settings.database_url
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        in_memory = url in ("sqlite://", "sqlite:///:memory:")
+        pool: dict[str, Any] = (
+            {}
+            if in_memory
+            else {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size}
+        )
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         _tune_sqlite(engine, settings)
         return engine
     return create_engine(
@@ -97,7 +107,10 @@ def _tune_sqlite(engine: Engine, settings: Settings) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # Writers ask for IMMEDIATE: they take the write lock at once, so a snapshot taken
+        # by an earlier read can never be invalidated under them.
+        immediate = connection.get_execution_options().get("sqlite_begin") == "IMMEDIATE"
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @dataclass
@@ -124,6 +137,42 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_ignoring_conflicts(session: Session, table: Any, index_elements: list[str]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING, which SQLite and PostgreSQL spell alike."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+class DriverSql:
+    """Plain SQL through the driver, for the hot paths (the check-in writer, bulk loads):
+    SQLAlchemy's statement machinery costs more there than the statements themselves."""
+
+    def __init__(self, session: Session) -> None:
+        self.connection = session.connection()
+        self.sqlite = self.connection.dialect.name == "sqlite"
+        self.mark = "?" if self.sqlite else "%s"
+
+    def marks(self, count: int) -> str:
+        return ", ".join([self.mark] * count)
+
+    def timestamp(self, moment: datetime) -> Any:
+        """A UTC instant as the UTCDateTime columns store it."""
+        moment = moment.astimezone(UTC)
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else moment
+
+    def all(self, statement: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        return list(self.connection.exec_driver_sql(statement, tuple(parameters)).fetchall())
+
+    def many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.connection.exec_driver_sql(statement, [tuple(row) for row in rows])
 
 
 # --- migrations ---------------------------------------------------------------
@@ -164,6 +213,17 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def is_partition(name: str | None) -> bool:
+    """Day partitions of the check-ins (PostgreSQL): made at run time, not by migrations."""
+    return bool(name) and str(name).startswith("checkins_p") and str(name)[10:].isdigit()
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    return not (type_ == "table" and is_partition(name))
+
+
 def schema_drift(engine: Engine) -> list[Any]:
     """Differences between the models and the migrated database (empty when in step)."""
     from alembic.autogenerate import compare_metadata
@@ -172,6 +232,11 @@ def schema_drift(engine: Engine) -> list[Any]:
     metadata = load_all_models()
     with engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "render_as_batch": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "render_as_batch": True,
+                "include_object": include_object,
+            },
         )
         return list(compare_metadata(context, metadata))

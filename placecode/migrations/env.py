@@ -5,7 +5,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from placecode.db import UTCDateTime, load_all_models
+from placecode.db import UTCDateTime, include_object, load_all_models
 
 config = context.config
 target_metadata = load_all_models()
@@ -25,6 +25,7 @@ def run(connection: Connection) -> None:
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
         render_item=render_item,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -149,15 +148,3 @@ class VenueEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(30))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-
-
-class SigningKey(Base):
-    """An Ed25519 key that signs venue codes. Only the public half is stored here; the
-    private half lives in a file under the key directory."""
-
-    __tablename__ = "signing_keys"
-
-    kid: Mapped[str] = mapped_column(String(16), primary_key=True)
-    public_key: Mapped[str] = mapped_column(Text)  # base64url of the raw 32 bytes
-    created_at: Mapped[datetime]
-    retired_at: Mapped[datetime | None]

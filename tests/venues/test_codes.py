@@ -9,10 +9,12 @@ import jwt
 import pytest
 from sqlalchemy.orm import Session
 
+from placecode import signing
 from placecode.accounts.models import Role
 from placecode.accounts.principal import Principal
 from placecode.config import Settings
-from placecode.venues import codes, service
+from placecode.signing import Keyring
+from placecode.venues import service
 from placecode.venues.codes import CodeBook, CodeRefused
 from placecode.venues.models import Venue
 
@@ -27,7 +29,7 @@ def b64(data: dict[str, object]) -> str:
 
 @pytest.fixture
 def book(settings: Settings) -> CodeBook:
-    return CodeBook(settings)
+    return CodeBook(settings, Keyring(settings))
 
 
 def refusal(book: CodeBook, session: Session, token: str) -> tuple[str, int]:
@@ -68,7 +70,7 @@ def test_only_eddsa_is_accepted(book: CodeBook, session: Session, zhennan_market
     payload = b64({"t": "venue", "v": zhennan_market.id, "n": 1})
     unsigned = f"{b64({'alg': 'none', 'kid': kid})}.{payload}."
     assert refusal(book, session, unsigned) == ("unsupported_alg", 400)
-    public = codes.list_signing_keys(session=session)[0].public_key
+    public = signing.list_signing_keys(session=session)[0].public_key
     forged = jwt.encode(
         {"t": "venue", "v": zhennan_market.id, "n": 1},
         public,
@@ -96,9 +98,9 @@ def test_a_signed_token_of_another_type_is_refused(
     book: CodeBook, session: Session, settings: Settings, zhennan_market: Venue
 ) -> None:
     book.issue(session=session, venue=zhennan_market)
-    key = codes.current_signing_key(session=session)
+    key = signing.current_signing_key(session=session)
     assert key is not None
-    private = book._private_key(key.kid)
+    private = book.keyring._private_key(key.kid)
     person = jwt.encode(
         {"t": "person", "v": zhennan_market.id, "n": 1},
         private,
@@ -146,14 +148,14 @@ def test_rotation_keeps_old_codes_until_their_key_is_retired(
 ) -> None:
     old = book.issue(session=session, venue=zhennan_market)
     old_kid = jwt.get_unverified_header(old)["kid"]
-    new_key = codes.create_signing_key(session=session, settings=settings)
+    new_key = signing.create_signing_key(session=session, settings=settings)
     new = book.issue(session=session, venue=zhennan_market)
     assert jwt.get_unverified_header(new)["kid"] == new_key.kid != old_kid
     assert book.verify(session=session, token=old).id == zhennan_market.id
     assert {key["kid"] for key in book.jwks(session=session)["keys"]} >= {old_kid, new_key.kid}
     with pytest.raises(Exception, match="rotate"):
-        codes.retire_signing_key(session=session, kid=new_key.kid)
-    codes.retire_signing_key(session=session, kid=old_kid)
+        signing.retire_signing_key(session=session, kid=new_key.kid)
+    signing.retire_signing_key(session=session, kid=old_kid)
     assert refusal(book, session, old) == ("retired_key", 400)
     assert book.verify(session=session, token=new).id == zhennan_market.id
     assert old_kid not in {key["kid"] for key in book.jwks(session=session)["keys"]}
@@ -162,7 +164,8 @@ def test_rotation_keeps_old_codes_until_their_key_is_retired(
 def test_another_worker_sees_a_change_within_its_poll_interval(
     make_settings: Callable[..., Settings], session: Session, zhennan_market: Venue
 ) -> None:
-    worker = CodeBook(make_settings(cache_poll_seconds=0.3))
+    slow = make_settings(cache_poll_seconds=0.3)
+    worker = CodeBook(slow, Keyring(slow))
     token = worker.issue(session=session, venue=zhennan_market)
     worker.verify(session=session, token=token)
     service.change_status(
@@ -187,11 +190,11 @@ def test_a_code_for_an_unregistered_venue_is_refused(
     book: CodeBook, session: Session, zhennan_market: Venue
 ) -> None:
     book.issue(session=session, venue=zhennan_market)
-    key = codes.current_signing_key(session=session)
+    key = signing.current_signing_key(session=session)
     assert key is not None
     ghost = jwt.encode(
         {"t": "venue", "v": "zzzzzzzzzz", "n": 1},
-        book._private_key(key.kid),
+        book.keyring._private_key(key.kid),
         algorithm="EdDSA",
         headers={"kid": key.kid, "typ": None},
     )
