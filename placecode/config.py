@@ -48,6 +48,33 @@ class Settings(BaseSettings):
     )
     certificate_challenge_minutes: int = Field(default=10, ge=1, le=60)
 
+    authority_public_key: Path | None = Field(
+        default=None,
+        description="The health authority's X25519 public key (PEM) that personal data is "
+        "sealed to; default: key_dir/authority/public.pem, made by `placecode init`.",
+    )
+    authority_private_key: Path | None = Field(
+        default=None,
+        description="Its private key, read only when a CDC analyst re-identifies someone; "
+        "default: key_dir/authority/private.pem if present.",
+    )
+    demo_identity: bool = Field(
+        default=True,
+        description="The built-in identity provider: citizens sign in with a one-time code "
+        "shown on screen. Production relies on external issuers instead.",
+    )
+    citizen_token_days: int = Field(default=30, ge=1, le=365)
+    personal_code_seconds: int = Field(default=90, ge=30, le=600)
+    dedupe_minutes: int = Field(default=5, ge=0, le=120)
+    scan_max_venues_per_minute: int = Field(default=20, ge=1)
+    writer_batch_max: int = Field(default=500, ge=1)
+    writer_max_wait_ms: float = Field(default=4.0, ge=0)
+    writer_queue_max: int = Field(default=4000, ge=1)
+    retention_days: int = Field(default=28, ge=1)
+    scheduler: bool = Field(
+        default=True, description="Run scheduled work (retention, …) inside the server."
+    )
+
     timezone: str = "Asia/Shanghai"
     clock_today: date | None = Field(
         default=None, description="Shift the clock so that today is this day (the demo)."
@@ -65,7 +92,7 @@ class Settings(BaseSettings):
     )
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=20, ge=1)  # about the size of the thread pool
 
     session_max_age_hours: int = Field(default=12, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
@@ -129,6 +156,11 @@ class Settings(BaseSettings):
             problems.append("PLACECODE_PUBLIC_BASE_URL must use https:// in production")
         if self.clock_today is not None or self.clock_frozen_at is not None:
             problems.append("PLACECODE_CLOCK_TODAY/CLOCK_FROZEN_AT must not be set in production")
+        if self.demo_identity:
+            problems.append(
+                "PLACECODE_DEMO_IDENTITY must be false in production (its sign-in codes are "
+                "shown on screen); accept tokens from configured issuers instead"
+            )
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self

@@ -14,6 +14,7 @@ def production(**overrides: object) -> dict[str, object]:
         "secret_key": STRONG,
         "pepper": "p" * 40,
         "public_base_url": "https://placecode.putuo.gov.cn",
+        "demo_identity": False,
     }
     values.update(overrides)
     return values
@@ -34,6 +35,7 @@ def test_production_starts_with_real_secrets_and_a_public_https_url() -> None:
         ({"public_base_url": None}, "PLACECODE_PUBLIC_BASE_URL is not set"),
         ({"public_base_url": "http://placecode.test"}, "must use https://"),
         ({"clock_today": "2022-03-24"}, "CLOCK_TODAY"),
+        ({"demo_identity": True}, "PLACECODE_DEMO_IDENTITY must be false"),
     ],
 )
 def test_production_refuses_unsafe_values_and_names_the_setting(

@@ -1,15 +1,15 @@
-"""`placecode keys`: the Ed25519 keys that sign venue codes."""
+"""`placecode keys`: the Ed25519 keys that sign venue signing."""
 
 from __future__ import annotations
 
 import typer
 from rich.table import Table
 
+from placecode import signing
 from placecode.cli.common import console, unit_of_work
-from placecode.venues import codes
 
 app = typer.Typer(
-    help="Rotate, retire and list the keys that sign venue codes.", no_args_is_help=True
+    help="Rotate, retire and list the keys that sign venue signing.", no_args_is_help=True
 )
 
 
@@ -17,7 +17,7 @@ app = typer.Typer(
 def rotate() -> None:
     """Make a new signing key; new codes use it, codes signed before still verify."""
     with unit_of_work() as (settings, session):
-        key = codes.create_signing_key(session=session, settings=settings)
+        key = signing.create_signing_key(session=session, settings=settings)
         kid = key.kid
     console.print(f"New signing key {kid}; older keys keep verifying until retired.")
 
@@ -26,7 +26,7 @@ def rotate() -> None:
 def retire(kid: str) -> None:
     """Stop a key from verifying: every code it signed is refused from now on."""
     with unit_of_work() as (_settings, session):
-        codes.retire_signing_key(session=session, kid=kid)
+        signing.retire_signing_key(session=session, kid=kid)
     console.print(f"Retired {kid}: its codes are refused within seconds on every worker.")
 
 
@@ -34,9 +34,9 @@ def retire(kid: str) -> None:
 def list_keys() -> None:
     """List the signing keys."""
     with unit_of_work() as (_settings, session):
-        current = codes.current_signing_key(session=session)
+        current = signing.current_signing_key(session=session)
         table = Table("kid", "created", "retired", "signs new codes")
-        for key in codes.list_signing_keys(session=session):
+        for key in signing.list_signing_keys(session=session):
             table.add_row(
                 key.kid,
                 key.created_at.isoformat(timespec="seconds"),
