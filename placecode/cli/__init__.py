@@ -7,7 +7,20 @@ import sys
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from placecode.cli import ca, db, keys, region, serve, setup, tokens, users, venues
+from placecode.cli import (
+    ca,
+    db,
+    identity,
+    imports,
+    keys,
+    purge,
+    region,
+    serve,
+    setup,
+    tokens,
+    users,
+    venues,
+)
 from placecode.cli.common import errors
 from placecode.errors import PlaceCodeError
 
@@ -25,6 +38,9 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(ca.app, name="ca")
 app.add_typer(keys.app, name="keys")
 app.add_typer(venues.app, name="venues")
+app.add_typer(identity.app, name="identity")
+app.add_typer(imports.app, name="import")
+app.command("purge")(purge.purge)
 app.command("serve")(serve.serve)
 app.command("init")(setup.init)
 

@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -289,3 +289,61 @@ def test_keys_rotate_and_retire(run: Callable[..., subprocess.CompletedProcess[s
     assert "rotate" in refused.stderr
     assert run("keys", "retire", first).returncode == 0
     assert "retired" not in run("keys", "retire", first).stderr  # retiring twice is harmless
+
+
+def test_check_ins_are_imported_and_purged_from_the_command_line(
+    run: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    from placecode.clock import clock
+
+    run("init", "--password", "first-admin-password")
+    venues_csv = tmp_path / "venues.csv"
+    venues_csv.write_text(
+        "name,address,street,category,lon,lat,operator_name\n东门小卖部,万里路1号,wanli,shop,,,东门小卖部\n",
+        encoding="utf-8",
+    )
+    run("venues", "import", str(venues_csv), "--user", "admin")
+    venue_id = _venue_id(run)
+    now = clock.local_now()
+    book = tmp_path / "book.csv"
+    book.write_text(
+        "venue_id,scanned_at,doc_type,doc_number,name,phone,checkout_at\n"
+        f"{venue_id},{now - timedelta(hours=3):%Y-%m-%d %H:%M},passport,E12121212,Li Lei,,\n"
+        f"{venue_id},{now - timedelta(hours=2):%Y-%m-%d %H:%M},passport,E13131313,Han Meimei,,\n"
+        f"nowhere,{now - timedelta(hours=2):%Y-%m-%d %H:%M},passport,E14141414,Nobody,,\n",
+        encoding="gb18030",
+    )
+    imported = run("import", "checkins", str(book))
+    assert imported.returncode == 1  # one bad row
+    assert "3 rows: wrote 2, 0 already there, 1 rejected." in imported.stdout
+    assert "row 4, venue_id" in imported.stderr
+    again = run("import", "checkins", str(book))
+    assert "wrote 0, 2 already there" in again.stdout
+    purged = run("purge", "--days", "1")
+    assert purged.returncode == 0, purged.stderr
+    assert "Removed 0 check-ins" in purged.stdout
+
+
+def test_demo_issuers_sign_tokens_the_server_accepts(
+    run: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    run("init", "--password", "first-admin-password")
+    assert "suishenban, wechat, alipay" in run("identity", "demo-issuers").stdout
+    assert "wechat" in run("identity", "list").stdout
+    token = run(
+        "identity",
+        "token",
+        "--issuer",
+        "wechat",
+        "--doc-type",
+        "passport",
+        "--doc-number",
+        "E12345678",
+        "--name",
+        "Ann",
+    )
+    assert token.returncode == 0, token.stderr
+    assert token.stdout.count(".") == 2
+    unknown = run("identity", "token", "--issuer", "nobody", "--doc-number", "E1")
+    assert unknown.returncode == 1
+    assert run("identity", "revoke", "wechat").returncode == 0

@@ -1,0 +1,399 @@
+"""JSON API of check-ins: the scan, sentinels, paper, logbooks, histories, visitor lists."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from placecode.accounts.authz import requires
+from placecode.accounts.models import Role
+from placecode.accounts.principal import Principal
+from placecode.checkins import service
+from placecode.checkins.schemas import (
+    CheckInRequest,
+    EntryView,
+    NatView,
+    PaperCheckIn,
+    PersonAtDoorView,
+    ScanResult,
+    SentinelRequest,
+    SentinelResult,
+    VenueBrief,
+    VisitView,
+)
+from placecode.checkins.store import Stored
+from placecode.checkins.writer import Writer
+from placecode.clock import clock
+from placecode.config import Settings
+from placecode.errors import InvalidInput, PlaceCodeError
+from placecode.health.status import StatusBook
+from placecode.i18n import _
+from placecode.people.auth import CurrentPerson, get_identities
+from placecode.people.service import person_key_of, read_details
+from placecode.region.models import EntryPolicy
+from placecode.tables import ImportReport
+from placecode.venues import service as venues
+from placecode.venues.api import MAX_UPLOAD, get_codebook
+from placecode.venues.codes import VenueSnapshot, check_usable
+from placecode.web.deps import SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1", tags=["check-ins"])
+
+Sentinel = Annotated[Principal, requires(Role.sentinel, venue="venue_id")]
+PaperRegistrars = Annotated[
+    Principal,
+    requires(Role.registrar, Role.venue_manager, Role.street_admin, Role.district_admin),
+]
+LogbookImporters = Annotated[
+    Principal,
+    requires(
+        Role.registrar,
+        Role.venue_manager,
+        Role.street_admin,
+        Role.district_admin,
+        Role.cdc_analyst,
+    ),
+]
+VisitorReaders = Annotated[
+    Principal, requires(Role.venue_manager, Role.street_admin, Role.district_admin)
+]
+
+
+def get_writer(request: Request) -> Writer:
+    writer: Writer = request.app.state.writer
+    return writer
+
+
+def get_statuses(request: Request) -> StatusBook:
+    statuses: StatusBook = request.app.state.statuses
+    return statuses
+
+
+def get_limiter(request: Request) -> service.ScanLimiter:
+    limiter: service.ScanLimiter = request.app.state.limiter
+    return limiter
+
+
+async def release(session: Session) -> None:
+    """Give the session's connection back to the pool (in a thread only if it holds one)."""
+    if session.in_transaction():
+        await run_in_threadpool(session.close)
+    else:
+        session.close()
+
+
+def venue_token(code: str) -> str:
+    """The token, whether the scanner sent it or the whole URL the QR holds."""
+    code = code.strip()
+    return code.rsplit("/s/", 1)[1].split("?", 1)[0] if "/s/" in code else code
+
+
+def scan_result(scan: service.Scan, stored: list[Stored | PlaceCodeError]) -> ScanResult:
+    failure = next((item for item in stored if isinstance(item, PlaceCodeError)), None)
+    if failure is not None:
+        raise failure
+    people = []
+    for person, record in zip(scan.people, stored, strict=True):
+        assert isinstance(record, Stored)
+        status = person.status
+        people.append(
+            PersonAtDoorView(
+                check_in_id=record.check_in_id,
+                duplicate=record.duplicate,
+                companion=person.companion_of is not None,
+                name_masked=person.name_masked,
+                doc_masked=person.doc_masked,
+                colour=status.colour,
+                reasons=list(status.reasons),
+                until=status.until,
+                nat=NatView(
+                    sampled_at=status.nat.sampled_at,
+                    result=status.nat.result,
+                    hours_ago=round(status.nat.hours_before(scan.at), 1),
+                )
+                if status.nat
+                else None,
+                vaccination=status.vaccination,
+                entry=EntryView(allowed=person.decision.allowed, reason=person.decision.reason),
+            )
+        )
+    venue = scan.venue
+    return ScanResult(
+        venue=VenueBrief(
+            id=venue.id,
+            name=venue.name,
+            address=venue.address,
+            street_code=venue.street_code,
+            category_code=venue.category_code,
+            entry_policy=EntryPolicy(venue.entry_policy),
+        ),
+        scanned_at=scan.at,
+        people=people,
+    )
+
+
+async def record(
+    request: Request, scan: service.Scan, source: str, session: Session | None = None
+) -> ScanResult:
+    """Hand the visits to the writer and answer once they are committed.
+
+    The request's own session (if it has one) gives its connection back first: a request
+    waiting for the writer must not hold one of the pool's connections.
+    """
+    if session is not None:
+        await release(session)
+    settings: Settings = request.app.state.settings
+    stored = await get_writer(request).submit(
+        scan.visits, window_seconds=settings.dedupe_minutes * 60, source=source
+    )
+    return scan_result(scan, stored)
+
+
+def verify_code(request: Request, token: str) -> VenueSnapshot:
+    with request.app.state.db.sessions() as session:
+        return get_codebook(request).verify(session=session, token=token)
+
+
+def usable_venue(request: Request, session: Session, venue_id: str) -> VenueSnapshot:
+    venue = get_codebook(request).snapshot(session=session, venue_id=venue_id)
+    if venue is None:
+        raise InvalidInput(_("There is no venue {id!r}.").format(id=venue_id), code="unknown_venue")
+    check_usable(venue)
+    return venue
+
+
+@router.post("/checkins", status_code=201, responses={200: {"model": ScanResult}})
+async def check_in(
+    body: CheckInRequest, claim: CurrentPerson, request: Request, response: Response
+) -> ScanResult:
+    """Scan a venue's code: check in (with today's companions) and see status and decision.
+
+    The same person at the same venue within the dedupe window gets the existing check-in
+    back (200, duplicate true) instead of a new one (201).
+    """
+    # The scan path: everything below comes from memory unless a cache is stale.
+    token = venue_token(body.venue_code)
+    venue = get_codebook(request).cached(token)
+    if venue is None:
+        venue = await run_in_threadpool(verify_code, request, token)
+    channel = claim.channel if claim.channel != "web" else (body.channel or "web")
+    scan = service.plan_scan(
+        venue=venue,
+        claim=claim,
+        statuses=get_statuses(request),
+        limiter=get_limiter(request),
+        channel=channel,
+        with_companions=body.with_companions,
+    )
+    result = await record(request, scan, source=channel)
+    if all(person.duplicate for person in result.people):
+        response.status_code = 200
+    return result
+
+
+@router.post("/venues/{venue_id}/sentinel-checkins")
+async def sentinel_check_in(
+    venue_id: str,
+    body: SentinelRequest,
+    principal: Sentinel,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> SentinelResult:
+    """A sentinel at the door: a scanned personal code or a typed ID number; `alarm` is set
+    for anyone who may not enter."""
+    venue = await run_in_threadpool(usable_venue, request, session, venue_id)
+    details = None
+    if body.personal_code is not None:
+        key = await run_in_threadpool(
+            get_identities(request).read_personal_code, session=session, token=body.personal_code
+        )
+    else:
+        details = read_details(
+            doc_type=body.doc_type or "", doc_number=body.doc_number or "", name=body.name
+        )
+        key = person_key_of(settings, details.document)
+    known = await run_in_threadpool(service.known_person, session=session, person_key=key)
+    if known is not None:
+        name_masked, doc_masked = known
+    elif details is not None:
+        name_masked, doc_masked = details.name_masked, details.document.masked
+    else:
+        raise InvalidInput(_("This person is not registered."), code="unknown_person")
+    scan = service.plan_door_entry(
+        settings=settings,
+        venue=venue,
+        statuses=get_statuses(request),
+        limiter=get_limiter(request),
+        person_key=key,
+        name_masked=name_masked,
+        doc_masked=doc_masked,
+        details=details,
+        channel="sentinel",
+        recorded_by=principal.username,
+    )
+    result = await record(request, scan, source="sentinel", session=session)
+    return SentinelResult(
+        **result.model_dump(), alarm=not all(p.entry.allowed for p in result.people)
+    )
+
+
+@router.post("/venues/{venue_id}/paper-checkins", status_code=201)
+async def paper_check_in(
+    venue_id: str,
+    body: PaperCheckIn,
+    principal: PaperRegistrars,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ScanResult:
+    """Write down someone without a smartphone or health code (书面登记)."""
+    await run_in_threadpool(
+        venues.visible_venue, session=session, principal=principal, venue_id=venue_id
+    )
+    venue = await run_in_threadpool(usable_venue, request, session, venue_id)
+    details = read_details(
+        doc_type=body.doc_type, doc_number=body.doc_number, name=body.name, phone=body.phone
+    )
+    at = clock.now()
+    if body.scanned_at:
+        at = service.parse_time(body.scanned_at, field="scanned_at", settings=settings)
+        service.check_time(at, field="scanned_at", settings=settings)
+    scan = service.plan_door_entry(
+        settings=settings,
+        venue=venue,
+        statuses=get_statuses(request),
+        limiter=get_limiter(request),
+        person_key=person_key_of(settings, details.document),
+        name_masked=details.name_masked,
+        doc_masked=details.document.masked,
+        details=details,
+        channel="paper",
+        recorded_by=principal.username,
+        at=at,
+    )
+    return await record(request, scan, source="paper", session=session)
+
+
+async def import_logbook(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    filename: str,
+    content: bytes,
+    dry_run: bool,
+) -> ImportReport:
+    """Check every row; write the good ones together (through the writer); report the rest."""
+    codebook = get_codebook(request)
+    allowed: dict[str, VenueSnapshot] = {}
+
+    def venue_allowed(venue_id: str) -> bool:
+        venue = codebook.snapshot(session=session, venue_id=venue_id)
+        if venue is None or venue.status == "revoked":
+            return False
+        if principal.covers(
+            street=venue.street_code,
+            department=venue.department_code,
+            organisation=venue.organisation_id,
+            venue=venue.id,
+        ):
+            allowed[venue.id] = venue
+            return True
+        return False
+
+    rows, good, problems = await run_in_threadpool(
+        service.read_logbook,
+        settings=settings,
+        filename=filename,
+        content=content,
+        venue_allowed=venue_allowed,
+    )
+    visits = service.logbook_visits(
+        settings=settings,
+        statuses=get_statuses(request),
+        venues=allowed,
+        rows=good,
+        channel="paper",
+        recorded_by=principal.username,
+    )
+    unchanged = 0
+    if visits and not dry_run:
+        await release(session)
+        stored = await get_writer(request).submit(visits, window_seconds=0, source="paper")
+        unchanged = sum(1 for item in stored if isinstance(item, Stored) and item.duplicate)
+    return ImportReport(
+        rows=len(rows),
+        accepted=len(good) - unchanged,
+        unchanged=unchanged,
+        rejected=len({p.row for p in problems}),
+        problems=problems,
+        dry_run=dry_run,
+    )
+
+
+@router.post("/checkins/logbook")
+async def logbook(
+    principal: LogbookImporters,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="CSV or .xlsx in the check-ins format")],
+    dry_run: Annotated[bool, Form()] = False,
+) -> ImportReport:
+    """Upload a paper logbook (CSV or .xlsx): a row-by-row report; the same file twice adds
+    nothing."""
+    content = await file.read(MAX_UPLOAD + 1)
+    if len(content) > MAX_UPLOAD:
+        raise InvalidInput(_("The file is larger than 20 MB; split it."), code="too_large")
+    return await import_logbook(
+        request, session, settings, principal, file.filename or "logbook.csv", content, dry_run
+    )
+
+
+@router.get("/venues/{venue_id}/visitors")
+def visitor_list(
+    venue_id: str,
+    principal: VisitorReaders,
+    session: SessionDep,
+    settings: SettingsDep,
+    day: Annotated[date | None, Query(alias="date")] = None,
+) -> list[VisitView]:
+    """Who came on a day: masked name, time, colour and channel, nothing more."""
+    venue = venues.visible_venue(session=session, principal=principal, venue_id=venue_id)
+    records = service.visitors(
+        session=session, venue_id=venue.id, day=day or clock.today(), zone=settings.zone
+    )
+    return [VisitView(**record.__dict__) for record in records]
+
+
+@router.get("/citizens/me/checkins")
+def my_checkins(
+    claim: CurrentPerson,
+    session: SessionDep,
+    settings: SettingsDep,
+    days: Annotated[int, Query(ge=1, le=28)] = 28,
+) -> list[VisitView]:
+    """Your own check-ins (and your companions') of the last days."""
+    days = min(days, settings.retention_days)
+    return [
+        VisitView(**record.__dict__)
+        for record in service.own_history(session=session, person_key=claim.person_key, days=days)
+    ]
+
+
+@router.post("/citizens/me/checkins/{check_in_id}/checkout")
+def check_out(
+    check_in_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    claim: CurrentPerson,
+    session: SessionDep,
+) -> VisitView:
+    """Leave: the visit ends now rather than after the venue's usual dwell time."""
+    record = service.check_out(
+        session=session, person_key=claim.person_key, check_in_id=check_in_id
+    )
+    return VisitView(**record.__dict__)

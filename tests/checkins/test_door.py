@@ -1,0 +1,201 @@
+"""Every way in without a smartphone: the sentinel, the registrar's form and logbook."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from placecode.accounts.models import Role
+from placecode.checkins.models import CheckIn
+from placecode.clock import clock
+from placecode.config import Settings
+from placecode.people.documents import id_check_digit
+from placecode.venues.models import Venue
+from tests.conftest import Persona, make_persona, make_venue, sign_in_citizen
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def valid_id(first17: str) -> str:
+    return first17 + id_check_digit(first17)
+
+
+def personal_code(client: TestClient) -> str:
+    token = sign_in_citizen(client)
+    code: str = client.get("/api/v1/citizens/me/personal-code", headers=bearer(token)).json()[
+        "token"
+    ]
+    return code
+
+
+def test_a_sentinel_checks_in_a_personal_code_and_raises_the_alarm(
+    client: TestClient, sentinel: Persona, zhennan_market: Venue
+) -> None:
+    response = client.post(
+        f"/api/v1/venues/{zhennan_market.id}/sentinel-checkins",
+        json={"personal_code": personal_code(client)},
+        headers=sentinel.auth,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["people"][0]["name_masked"] == "王*英"
+    assert body["alarm"] is True  # no NAT: a wet market admits only a negative NAT within 48 h
+    assert body["people"][0]["entry"]["allowed"] is False
+
+
+def test_a_sentinel_takes_a_typed_id_number(
+    client: TestClient, session: Session, sentinel: Persona, zhennan_market: Venue
+) -> None:
+    number = valid_id("31010719400101002")
+    response = client.post(
+        f"/api/v1/venues/{zhennan_market.id}/sentinel-checkins",
+        json={"doc_type": "id_card", "doc_number": number},
+        headers=sentinel.auth,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["people"][0]["doc_masked"] == number[:4] + "*" * 10 + number[-4:]
+    check_in = session.scalars(select(CheckIn).order_by(CheckIn.id.desc())).first()
+    assert check_in is not None
+    assert (check_in.channel, check_in.recorded_by) == ("sentinel", "gate-1")
+
+
+def test_a_sentinel_refuses_forged_and_expired_personal_codes(
+    client: TestClient, sentinel: Persona, zhennan_market: Venue, settings: Settings
+) -> None:
+    path = f"/api/v1/venues/{zhennan_market.id}/sentinel-checkins"
+    code = personal_code(client)
+    header, payload, signature = code.split(".")
+    forged = client.post(
+        path,
+        json={"personal_code": f"{header}.{payload}.{signature[:-4]}AAAA"},
+        headers=sentinel.auth,
+    )
+    assert forged.status_code == 422
+    assert forged.json()["error"] == "personal_code_invalid"
+    citizen_token = sign_in_citizen(client)  # a citizen token is not a personal code
+    assert (
+        client.post(path, json={"personal_code": citizen_token}, headers=sentinel.auth).json()[
+            "error"
+        ]
+        == "personal_code_invalid"
+    )
+    clock.freeze(clock.now() + timedelta(seconds=settings.personal_code_seconds + 1))
+    expired = client.post(path, json={"personal_code": code}, headers=sentinel.auth)
+    assert expired.status_code == 422
+    assert expired.json()["error"] == "personal_code_expired"
+
+
+def test_a_sentinel_of_another_venue_is_refused(
+    client: TestClient, session: Session, settings: Settings, zhennan_market: Venue
+) -> None:
+    elsewhere = make_venue(session, "别处的店", "taopu", "shop")
+    other_gate = make_persona(session, settings, "gate-9", Role.sentinel, elsewhere.id)
+    response = client.post(
+        f"/api/v1/venues/{zhennan_market.id}/sentinel-checkins",
+        json={"doc_type": "id_card", "doc_number": valid_id("31010719400101002")},
+        headers=other_gate.auth,
+    )
+    assert response.status_code == 403
+    assert response.json()["error"] == "out_of_scope"
+
+
+def test_a_sentinel_request_must_say_one_thing(
+    client: TestClient, sentinel: Persona, zhennan_market: Venue
+) -> None:
+    path = f"/api/v1/venues/{zhennan_market.id}/sentinel-checkins"
+    assert client.post(path, json={}, headers=sentinel.auth).status_code == 422
+    assert client.post(path, json={"doc_number": "123"}, headers=sentinel.auth).status_code == 422
+
+
+def test_a_registrar_writes_someone_down(
+    client: TestClient, registrar: Persona, zhennan_market: Venue, changfeng_shop: Venue
+) -> None:
+    body = {"doc_type": "id_card", "doc_number": valid_id("31010719400101002"), "name": "李阿婆"}
+    response = client.post(
+        f"/api/v1/venues/{zhennan_market.id}/paper-checkins", json=body, headers=registrar.auth
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["people"][0]["name_masked"] == "李*婆"
+    other = client.post(
+        f"/api/v1/venues/{changfeng_shop.id}/paper-checkins", json=body, headers=registrar.auth
+    )
+    assert other.status_code == 403
+    future = client.post(
+        f"/api/v1/venues/{zhennan_market.id}/paper-checkins",
+        json={
+            **body,
+            "scanned_at": (clock.local_now() + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M"),
+        },
+        headers=registrar.auth,
+    )
+    assert future.status_code == 422
+    assert future.json()["error"] == "future_time"
+
+
+def logbook(venue_id: str, other_venue: str) -> bytes:
+    now = clock.local_now()
+    earlier = (now - timedelta(hours=2)).strftime("%Y-%m-%d %H:%M")
+    later = (now - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    rows = [
+        "venue_id,scanned_at,doc_type,doc_number,name,phone,checkout_at",
+        f"{venue_id},{earlier},id_card,{valid_id('31010719400101002')},李阿婆,,",
+        f"{venue_id},{later},passport,E55555555,John Smith,+1 415 555 2671,{now:%Y-%m-%d %H:%M}",
+        f"{venue_id},{earlier},id_card,310107194001010021,王阿公,,",  # wrong check digit
+        f"{other_venue},{earlier},passport,E66666666,Jane Roe,,",  # not this registrar's venue
+        f"{venue_id},not a time,passport,E77777777,Mo Li,,",
+        f"{venue_id},{later},passport,E88888888,Ann Lee,12345,",  # phone
+    ]
+    return ("\n".join(rows) + "\n").encode("gb18030")
+
+
+def test_a_logbook_gives_a_report_and_twice_adds_nothing(
+    client: TestClient,
+    session: Session,
+    registrar: Persona,
+    zhennan_market: Venue,
+    changfeng_shop: Venue,
+) -> None:
+    content = logbook(zhennan_market.id, changfeng_shop.id)
+
+    def upload() -> dict:  # type: ignore[type-arg]
+        response = client.post(
+            "/api/v1/checkins/logbook",
+            files={"file": ("book.csv", content)},
+            headers=registrar.auth,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    first = upload()
+    assert (first["rows"], first["accepted"], first["rejected"]) == (6, 2, 4)
+    assert {(p["row"], p["field"]) for p in first["problems"]} == {
+        (4, "doc_number"),
+        (5, "venue_id"),
+        (6, "scanned_at"),
+        (7, "phone"),
+    }
+    second = upload()
+    assert (second["accepted"], second["unchanged"], second["rejected"]) == (0, 2, 4)
+    stored = session.scalar(
+        select(func.count()).where(
+            CheckIn.venue_id == zhennan_market.id, CheckIn.channel == "paper"
+        )
+    )
+    assert stored == 2
+    with_checkout = session.scalars(select(CheckIn).where(CheckIn.checkout_at.is_not(None))).all()
+    assert len(with_checkout) == 1
+
+
+@pytest.mark.parametrize("content", [b"", b"venue_id,doc_type\n", b"\xff\xfe\x00garbage\x81"])
+def test_an_unreadable_logbook_is_one_clear_error(
+    client: TestClient, registrar: Persona, content: bytes
+) -> None:
+    response = client.post(
+        "/api/v1/checkins/logbook", files={"file": ("b.csv", content)}, headers=registrar.auth
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] in ("empty_file", "missing_columns", "unreadable_file")

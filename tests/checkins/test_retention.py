@@ -1,0 +1,131 @@
+"""Retention: old check-ins go (whole day partitions on PostgreSQL), and so do people with
+nothing left; recent ones stay."""
+
+from datetime import timedelta
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from placecode.checkins import service
+from placecode.checkins.models import CheckIn
+from placecode.checkins.store import DAY, Visit, epoch, store_visits
+from placecode.clock import clock
+from placecode.config import Settings
+from placecode.people import service as people
+from placecode.people.models import Person
+from placecode.people.sealing import load_sealer
+from placecode.venues.models import Venue
+
+
+def visit(settings: Settings, number: str, venue: Venue, days_ago: float) -> Visit:
+    details = people.read_details(doc_type="passport", doc_number=number, name="Old Visitor")
+    return Visit(
+        person_key=people.person_key_of(settings, details.document),
+        venue_id=venue.id,
+        scanned_at=epoch(clock.now() - timedelta(days=days_ago)),
+        channel="paper",
+        colour="green",
+        entry_allowed=True,
+        details=details,
+    )
+
+
+def test_purge_keeps_the_window_and_forgets_the_rest(
+    session: Session, settings: Settings, zhennan_market: Venue
+) -> None:
+    visits = [
+        visit(settings, "E10000001", zhennan_market, 40),  # gone, and so is this person
+        visit(settings, "E10000002", zhennan_market, 30),  # gone, but the person…
+        visit(settings, "E10000002", zhennan_market, 2),  # …still has a recent visit
+        visit(settings, "E10000003", zhennan_market, 27),  # inside 28 days: kept
+    ]
+    clock.freeze(clock.now() - timedelta(days=40))  # the first person registered back then
+    store_visits(
+        session=session,
+        settings=settings,
+        sealer=load_sealer(settings),
+        visits=visits[:1],
+        window_seconds=0,
+        source="paper",
+    )
+    clock.reset()
+    store_visits(
+        session=session,
+        settings=settings,
+        sealer=load_sealer(settings),
+        visits=visits[1:],
+        window_seconds=0,
+        source="paper",
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        partitions = session.execute(
+            text(
+                "SELECT count(*) FROM pg_inherits JOIN pg_class p ON p.oid = inhparent WHERE p.relname = 'checkins'"
+            )
+        ).scalar_one()
+        assert partitions >= 4  # one per day written
+
+    purged = service.purge(session=session, settings=settings)
+
+    assert purged.check_ins == 2
+    remaining = session.scalars(select(CheckIn.scanned_at).order_by(CheckIn.scanned_at)).all()
+    assert [round((epoch(clock.now()) - at) / DAY) for at in remaining] == [27, 2]
+    assert purged.people == 1
+    keys = set(session.scalars(select(Person.person_key)))
+    assert visits[0].person_key not in keys
+    assert visits[1].person_key in keys
+    if session.get_bind().dialect.name == "postgresql":
+        assert len(purged.partitions) == 2
+        assert all(name.startswith("checkins_p") for name in purged.partitions)
+
+
+def test_a_re_imported_visit_is_not_stored_twice(
+    session: Session, settings: Settings, zhennan_market: Venue
+) -> None:
+    same = visit(settings, "E10000004", zhennan_market, 1)
+    sealer = load_sealer(settings)
+    first = store_visits(
+        session=session,
+        settings=settings,
+        sealer=sealer,
+        visits=[same, same],
+        window_seconds=0,
+        source="paper",
+    )
+    again = store_visits(
+        session=session,
+        settings=settings,
+        sealer=sealer,
+        visits=[same],
+        window_seconds=0,
+        source="paper",
+    )
+    assert [getattr(r, "duplicate", None) for r in first] == [False, True]
+    assert [getattr(r, "duplicate", None) for r in again] == [True]
+    assert session.scalar(select(func.count()).select_from(CheckIn)) == 1
+
+
+def test_the_daily_job_runs_once_per_day_whatever_the_workers(
+    databases,
+    make_settings,  # type: ignore[no-untyped-def]
+) -> None:
+    from placecode import db, scheduler
+    from placecode.checkins.tasks import JOBS
+    from tests.conftest import prepare
+
+    settings = make_settings(database_url=databases.new_url())
+    database = db.Database.connect(settings)
+    prepare(database.engine)
+    try:
+        assert scheduler.run_due(database=database, settings=settings, jobs=JOBS) == [
+            "checkins.daily"
+        ]
+        assert (
+            scheduler.run_due(database=database, settings=settings, jobs=JOBS) == []
+        )  # another worker
+        clock.freeze(clock.now() + timedelta(days=1, minutes=1))
+        assert scheduler.run_due(database=database, settings=settings, jobs=JOBS) == [
+            "checkins.daily"
+        ]
+    finally:
+        database.dispose()
