@@ -14,6 +14,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, Engine, make_url
@@ -33,6 +35,7 @@ from placecode.accounts.models import Role, User
 from placecode.accounts.service import Operator
 from placecode.clock import clock
 from placecode.config import Settings, load_settings
+from placecode.people import identity, sealing
 from placecode.region import service as region
 from placecode.venues import certificates
 from placecode.venues import service as venues
@@ -125,6 +128,7 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Set
             "argon2_parallelism": 1,
             "log_level": "WARNING",
             "cache_poll_seconds": 0,  # one process: see every change at once
+            "scheduler": False,  # scheduled jobs are run by the tests that test them
         }
         values.update(overrides)
         return load_settings(**values)
@@ -153,7 +157,13 @@ def demo_ca(settings: Settings) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine(settings: Settings) -> Iterator[Engine]:
+def authority(settings: Settings) -> tuple[Path, Path]:
+    """The health authority's key pair (what `placecode init` makes for the demo)."""
+    return sealing.init_authority(settings)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings, authority: tuple[Path, Path]) -> Iterator[Engine]:
     engine = db.make_engine(settings)
     prepare(engine)
     yield engine
@@ -410,12 +420,10 @@ class _ThreadedServer(uvicorn.Server):
         pass
 
 
-@pytest.fixture(scope="session")
-def live_server(
-    databases: Databases, make_settings: Callable[..., Settings]
-) -> Iterator[LiveServer]:
-    """The app on a real port, over its own committed database."""
-    settings = make_settings(database_url=databases.new_url())
+@contextmanager
+def running_server(settings: Settings) -> Iterator[LiveServer]:
+    """The app on a real port over a fresh committed database, for the block's duration."""
+    sealing.init_authority(settings)
     database = db.Database.connect(settings)
     prepare(database.engine)
     app = create_app(settings, database)
@@ -429,9 +437,21 @@ def live_server(
             pytest.fail("the live server did not start within 20 s")
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield LiveServer(url=f"http://127.0.0.1:{port}", database=database, settings=settings)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", database=database, settings=settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        database.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> Iterator[LiveServer]:
+    """The app on a real port, over its own committed database."""
+    with running_server(make_settings(database_url=databases.new_url())) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -454,3 +474,39 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
             "--disable-quic",
         ],
     }
+
+
+# --- citizens --------------------------------------------------------------------------------
+
+
+def sign_in_citizen(
+    client: TestClient,
+    doc_number: str = "11010519491231002X",
+    name: str = "王秀英",
+    phone: str = "13812345678",
+    doc_type: str = "id_card",
+) -> str:
+    """A citizen signs in through the demo identity provider; returns their person token."""
+    started = client.post(
+        "/api/v1/citizens/sign-in",
+        json={"doc_type": doc_type, "doc_number": doc_number, "name": name, "phone": phone},
+    )
+    assert started.status_code == 201, started.text
+    body = started.json()
+    confirmed = client.post(
+        f"/api/v1/citizens/sign-in/{body['sign_in_id']}", json={"code": body["demo_code"]}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    token: str = confirmed.json()["token"]
+    return token
+
+
+@pytest.fixture
+def wechat(session: Session) -> Ed25519PrivateKey:
+    """WeChat's front end as an accepted issuer; its private key signs person tokens."""
+    key = Ed25519PrivateKey.generate()
+    identity.add_issuer(
+        session=session, name="wechat", channel="wechat", public_key=key.public_key()
+    )
+    session.flush()
+    return key

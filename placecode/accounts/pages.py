@@ -12,7 +12,8 @@ from placecode.accounts import service
 from placecode.accounts.authz import ALL_STAFF, check_csrf, requires
 from placecode.accounts.models import ROLE_LABELS, Role
 from placecode.accounts.principal import Principal
-from placecode.errors import PlaceCodeError
+from placecode.errors import PlaceCodeError, Unauthorized
+from placecode.i18n import _
 from placecode.web.deps import SessionDep, SettingsDep
 from placecode.web.templating import render
 
@@ -67,6 +68,32 @@ def login(
         {"uid": user.id, "epoch": user.session_epoch, "csrf": secrets.token_urlsafe(24)}
     )
     return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.get("/login/device", response_class=HTMLResponse)
+def device_form(request: Request) -> HTMLResponse:
+    """Sign a sentinel device in with its device token."""
+    return render(request, "accounts/device.html", {})
+
+
+@router.post("/login/device", response_class=HTMLResponse, dependencies=[Depends(check_csrf)])
+def device_login(
+    request: Request, session: SessionDep, token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    """Check the device token; the kiosk stays signed in as the device."""
+    try:
+        user = service.user_for_token(session=session, secret=token.strip())
+        if user.role != Role.sentinel:
+            raise Unauthorized(_("This is not a device token."), code="not_a_device")
+    except PlaceCodeError as exc:
+        return render(
+            request, "accounts/device.html", {"error": exc.message}, status_code=exc.status
+        )
+    request.session.clear()
+    request.session.update(
+        {"uid": user.id, "epoch": user.session_epoch, "csrf": secrets.token_urlsafe(24)}
+    )
+    return RedirectResponse("/sentinel", status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])

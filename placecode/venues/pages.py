@@ -16,7 +16,6 @@ from placecode.region import service as region
 from placecode.region.models import EntryPolicy
 from placecode.venues import service
 from placecode.venues.api import MAX_UPLOAD, get_codebook, venue_view
-from placecode.venues.codes import CodeRefused
 from placecode.venues.models import KIND_LABELS, STATUS_LABELS, OrganisationKind, VenueStatus
 from placecode.venues.schemas import VenueCreate
 from placecode.web.deps import SessionDep
@@ -369,22 +368,3 @@ def add_organisation(
 def apply(request: Request, session: SessionDep) -> HTMLResponse:
     """Register an organisation with its legal-person certificate (no account needed)."""
     return render(request, "venues/apply.html", reference(session))
-
-
-# --- what a venue's QR opens -----------------------------------------------------------------
-
-
-@router.get("/s/{token}", response_class=HTMLResponse)
-def scan(token: str, request: Request, session: SessionDep) -> HTMLResponse:
-    """Open a venue code: the venue it names, or a clear refusal."""
-    try:
-        venue = get_codebook(request).verify(session=session, token=token)
-    except CodeRefused as exc:
-        return render(
-            request,
-            "venues/code_refused.html",
-            {"code": exc.code, "message": exc.message},
-            status_code=exc.status,
-        )
-    street = region.get_street(session=session, code=venue.street_code)
-    return render(request, "venues/code.html", {"venue": venue, "street": street})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,15 +13,27 @@ import fastapi_offline
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 
 import placecode
+from placecode import scheduler
 from placecode.accounts import api as accounts_api
 from placecode.accounts import pages as accounts_pages
+from placecode.checkins import api as checkins_api
+from placecode.checkins import pages as checkins_pages
+from placecode.checkins import tasks as checkins_tasks
+from placecode.checkins.service import ScanLimiter
+from placecode.checkins.writer import Writer
 from placecode.clock import clock
 from placecode.config import Settings, get_settings
 from placecode.db import Database
+from placecode.health.status import StatusBook
+from placecode.people import api as people_api
+from placecode.people import pages as people_pages
+from placecode.people.identity import IdentityBook
 from placecode.region import api as region_api
+from placecode.signing import Keyring
 from placecode.venues import api as venues_api
 from placecode.venues import pages as venues_pages
 from placecode.venues.codes import CodeBook
@@ -47,6 +61,8 @@ COMMON_ERRORS = {
     "503": "Busy for a moment; see Retry-After",
 }
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """Build the PlaceCode web app for these settings (read from the environment by default)."""
@@ -58,7 +74,18 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load the scan path's caches before the first request, so that no request ever
+        # waits for another to load them while holding a database connection.
+        await asyncio.to_thread(warm_up, app)
+        jobs = None
+        if settings.scheduler:
+            jobs = asyncio.create_task(
+                scheduler.loop(database=database, settings=settings, jobs=checkins_tasks.JOBS)
+            )
         yield
+        if jobs is not None:
+            jobs.cancel()
+        await app.state.writer.stop()  # the queued check-ins are written before we go
         if owns_database:
             database.dispose()
 
@@ -73,7 +100,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.db = database
-    app.state.codes = CodeBook(settings)
+    app.state.keyring = Keyring(settings)
+    app.state.codes = CodeBook(settings, app.state.keyring)
+    app.state.identities = IdentityBook(settings, app.state.keyring)
+    app.state.statuses = StatusBook()
+    app.state.limiter = ScanLimiter(settings.scan_max_venues_per_minute)
+    app.state.writer = Writer(settings, database)
 
     app.add_middleware(
         SessionMiddleware,
@@ -88,17 +120,24 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(ObservabilityMiddleware)
     errors.install(app)
 
+    # The scan path first: routes are tried in order. Routes are added to the app's own
+    # list rather than through include_router, whose per-request matching costs about a
+    # millisecond with this many routes (measured: bench/bench_checkins.py).
     for router in (
+        checkins_api.router,
+        checkins_pages.router,
         system_api.router,
         accounts_api.router,
         region_api.router,
         venues_api.router,
         venues_api.public_router,
+        people_api.router,
         web_pages.router,
         accounts_pages.router,
         venues_pages.router,
+        people_pages.router,
     ):
-        app.include_router(router)
+        app.router.routes.extend(router.routes)
     app.mount("/static/apidocs", StaticFiles(directory=API_DOCS_ASSETS), name="apidocs")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -109,6 +148,20 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
     return app
+
+
+def warm_up(app: FastAPI) -> None:
+    """Read signing keys, issuers and the change counters once.
+
+    A database that is down at start does not stop the server: /healthz says so, and the
+    caches load on first use once the database is back.
+    """
+    try:
+        with app.state.db.sessions() as session:
+            app.state.codes.jwks(session=session)
+            app.state.identities.warm(session=session)
+    except SQLAlchemyError as error:
+        log.warning("caches not loaded at start, the database is not ready: %s", error)
 
 
 def _openapi_with_problems(app: FastAPI) -> dict[str, Any]:

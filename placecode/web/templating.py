@@ -53,6 +53,7 @@ def render(
         "lang": current_locale(),
         "csrf_token": csrf_token(request),
         "principal": None,
+        "citizen": None,
         "now": clock.local_now(),
         **(context or {}),
     }

@@ -15,16 +15,26 @@ from schemathesis import checks
 from placecode.accounts.models import Role
 from placecode.config import Settings, load_settings
 from placecode.db import Database
+from placecode.checkins.writer import Writer
 from placecode.web.app import create_app
 from tests.conftest import Databases, make_persona, prepare
 
 # The schema is read when the module is collected; the database behind the app is set up
-# by the fixture below (schemathesis' fixture-based loader does not run on pytest 9).
+# by the fixture below (schemathesis' fixture-based loader does not run on pytest 9). The
+# schema comes from the app object rather than a request, so that the app's lifespan
+# (which loads keys from the database) starts at the first call, after the fixture.
 _boot = load_settings(
-    env="test", database_url="sqlite://", secret_key="f" * 40, pepper="p" * 40, log_level="WARNING"
+    env="test",
+    database_url="sqlite://",
+    secret_key="f" * 40,
+    pepper="p" * 40,
+    log_level="WARNING",
+    scheduler=False,
 )
 app = create_app(_boot, Database.connect(_boot))
-schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+schema = schemathesis.openapi.from_dict(app.openapi())
+schema.app = app
+schema.location = "/openapi.json"
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +48,7 @@ def admin_auth(
     with database.session() as session:
         admin = make_persona(session, app_settings, "fuzz-admin", Role.district_admin)
     app.state.settings, app.state.db = app_settings, database
+    app.state.writer = Writer(app_settings, database)
     yield admin.auth
     database.dispose()
 
