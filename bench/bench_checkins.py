@@ -1,0 +1,376 @@
+"""HTTP check-ins per second, durable acknowledgement, 64 connections over keep-alive,
+against a trivial FastAPI POST endpoint on the same server settings (the ceiling), on
+SQLite and PostgreSQL, with one and two uvicorn workers. Also the peak server memory.
+
+    .venv/bin/python bench/bench_checkins.py [--duration 15] [--repeat 3]
+        [--backends sqlite postgresql] [--workers 1 2]
+
+Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL, Debian's postgresql-15 (a
+throwaway server is started with default durability settings and removed afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx
+from common import header
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from placecode.accounts.models import Role
+from placecode.accounts.principal import Principal
+from placecode.clock import clock
+from placecode.config import load_settings
+from placecode.db import Database
+from placecode.people import identity
+from placecode.people import service as people_service
+from placecode.people.sealing import init_authority, load_sealer
+from placecode.signing import Keyring
+from placecode.venues import service as venues
+from placecode.venues.codes import CodeBook
+from placecode.venues.schemas import VenueCreate
+
+HERE = Path(__file__).resolve().parent
+VENV_BIN = Path(sys.executable).parent
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+ADMIN = Principal(0, "bench", "bench", Role.district_admin, None, "cli")
+STREETS = ["changshoulu", "caoyangxincun", "changfengxincun", "zhenruzhen", "taopu"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Postgres:
+    """A throwaway PostgreSQL server (default fsync: benchmarks measure real durability)."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="pc-bench-pg."))
+        self.port = free_port()
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+        self.as_postgres = as_postgres
+        self.run(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(self.dir / "data"),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
+        self.run(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.dir / "data"),
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c max_connections=200",
+            "start",
+        )
+        self.count = 0
+
+    def run(self, *args: str) -> None:
+        subprocess.run([*self.as_postgres, *args], check=True, capture_output=True)
+
+    def new_url(self) -> str:
+        self.count += 1
+        name = f"bench{self.count}"
+        subprocess.run(
+            [
+                str(PG_BIN / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-c",
+                f"CREATE DATABASE {name}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        self.run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def prepare(url: str, workdir: Path, people: int, venue_count: int) -> tuple[dict[str, str], Path]:
+    """A district with venues and an issuer; a file of (person token, venue code) pairs."""
+    env = {
+        **os.environ,
+        "PLACECODE_DATABASE_URL": url,
+        "PLACECODE_KEY_DIR": str(workdir / "keys"),
+        "PLACECODE_LOG_LEVEL": "WARNING",
+        "PLACECODE_SCAN_MAX_VENUES_PER_MINUTE": "1000000",
+        "PLACECODE_SCHEDULER": "false",
+        "PYTHONPATH": str(HERE),
+    }
+    subprocess.run(
+        [str(VENV_BIN / "placecode"), "init", "--password", "bench-password-1"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    settings = load_settings(database_url=url, key_dir=workdir / "keys")
+    init_authority(settings)
+    database = Database.connect(settings)
+    issuer = Ed25519PrivateKey.generate()
+    with database.session() as session:
+        identity.add_issuer(
+            session=session, name="wechat", channel="wechat", public_key=issuer.public_key()
+        )
+        book = CodeBook(settings, Keyring(settings))
+        codes = []
+        for i in range(venue_count):
+            venue = venues.register_venue(
+                session=session,
+                principal=ADMIN,
+                data=VenueCreate(
+                    name=f"基准店{i}",
+                    address=f"基准路{i}号",
+                    street=STREETS[i % len(STREETS)],
+                    category="shop",
+                    operator_name=f"基准店{i}",
+                ),
+            )
+            codes.append(book.issue(session=session, venue=venue))
+    # The people are residents already (steady state: a scan is not a first registration).
+    details = [
+        people_service.read_details(doc_type="passport", doc_number=f"B{i:08d}", name=f"Bench {i}")
+        for i in range(people)
+    ]
+    with database.session() as session:
+        people_service.ensure_people(
+            session=session,
+            settings=settings,
+            sealer=load_sealer(settings),
+            people=[(people_service.person_key_of(settings, d.document), d) for d in details],
+            source="bench",
+        )
+    database.dispose()
+    expires = clock.now() + timedelta(hours=6)
+    pairs = workdir / "pairs.txt"
+    tokens = [
+        identity.external_token(
+            issuer,
+            issuer="wechat",
+            doc_type="passport",
+            doc_number=f"B{i:08d}",
+            name=f"Bench {i}",
+            phone=None,
+            expires=expires,
+        )
+        for i in range(people)
+    ]
+    with pairs.open("w") as out:
+        # Venue-major order: a sequential pass meets every person early (the warm-up).
+        for j in range(0, len(codes), max(1, len(codes) // 20)):  # each person, 20 venues
+            for i, token in enumerate(tokens):
+                out.write(f"{token} {codes[(i + j) % len(codes)]}\n")
+    return env, pairs
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and its children."""
+    total = 0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(child) for child in children]
+    except OSError:
+        pass
+    for one in pids:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def wrk(script: str, url: str, duration: int, connections: int, *args: str) -> dict[str, float]:
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(HERE / script),
+        url,
+    ]
+    if args:
+        command += ["--", *args]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    figures: dict[str, float] = {}
+    for line in output.splitlines():
+        if line.startswith("RPS "):
+            figures["rps"] = float(line.split()[1])
+        elif line.startswith("LATENCY "):
+            key, value = line.split()[1].split("=")
+            figures[key] = float(value)
+        elif line.startswith("STATUS "):
+            for part in line.split()[1:]:
+                key, value = part.split("=")
+                figures[key] = float(value)
+    return figures
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the runs; counts are summed."""
+    summed = {"created", "repeated", "failed"}
+    return {
+        key: sum(run.get(key, 0) for run in runs)
+        if key in summed
+        else statistics.median(run[key] for run in runs)
+        for key in runs[0]
+    }
+
+
+def measure(
+    env: dict[str, str],
+    pairs: Path,
+    workers: int,
+    duration: int,
+    connections: int,
+    repeat: int,
+) -> dict[str, dict[str, float]]:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench_app:create",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=HERE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        peak = [0]
+        running = [True]
+
+        def sample() -> None:
+            while running[0]:
+                peak[0] = max(peak[0], rss_kib(server.pid))
+                time.sleep(0.25)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        # Warm up: every worker meets (and verifies) most person tokens once, as a day's
+        # repeat visitors would have let it.
+        wrk("checkins.lua", f"{base}/api/v1/checkins", 15, connections, str(pairs), "sequential")
+        # Ceiling and check-ins alternate, so that drift on a noisy machine hits both.
+        runs: dict[str, list[dict[str, float]]] = {"ceiling": [], "checkins": []}
+        for _ in range(repeat):
+            runs["ceiling"].append(
+                wrk("ceiling.lua", f"{base}/bench/ceiling", duration, connections)
+            )
+            runs["checkins"].append(
+                wrk("checkins.lua", f"{base}/api/v1/checkins", duration, connections, str(pairs))
+            )
+        running[0] = False
+        sampler.join()
+        results = {name: medians(figures) for name, figures in runs.items()}
+        results["checkins"]["peak_rss_mib"] = peak[0] / 1024
+        return results
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--people", type=int, default=5_000)
+    parser.add_argument("--venues", type=int, default=200)
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    header(
+        "HTTP check-ins (medians)",
+        f"python bench/bench_checkins.py --duration {args.duration} --repeat {args.repeat}",
+    )
+    postgres = Postgres() if "postgresql" in args.backends else None
+    try:
+        for backend in args.backends:
+            for workers in args.workers:
+                workdir = Path(tempfile.mkdtemp(prefix="pc-bench-"))
+                if backend == "sqlite":
+                    url = f"sqlite:///{workdir / 'bench.db'}"
+                else:
+                    assert postgres is not None
+                    url = postgres.new_url()
+                env, pairs = prepare(url, workdir, args.people, args.venues)
+                result = measure(env, pairs, workers, args.duration, args.connections, args.repeat)
+                ceiling, checkins = result["ceiling"], result["checkins"]
+                ratio = checkins["rps"] / ceiling["rps"]
+                print(
+                    f"{backend:10} workers={workers}: "
+                    f"ceiling {ceiling['rps']:7.0f}/s p50 {ceiling['p50']:.1f} ms "
+                    f"p99 {ceiling['p99']:.1f} ms | check-ins {checkins['rps']:7.0f}/s "
+                    f"p50 {checkins['p50']:.1f} ms p99 {checkins['p99']:.1f} ms | "
+                    f"ratio {ratio:.2f} | new {checkins.get('created', 0):.0f} "
+                    f"repeated {checkins.get('repeated', 0):.0f} "
+                    f"failed {checkins.get('failed', 0):.0f} | "
+                    f"peak memory {checkins['peak_rss_mib']:.0f} MiB",
+                    flush=True,
+                )
+                shutil.rmtree(workdir, ignore_errors=True)
+    finally:
+        if postgres is not None:
+            postgres.stop()
+
+
+if __name__ == "__main__":
+    main()
