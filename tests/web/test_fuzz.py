@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
 from placecode.accounts.models import Role
+from placecode.checkins.writer import Writer
 from placecode.config import Settings, load_settings
 from placecode.db import Database
-from placecode.checkins.writer import Writer
 from placecode.web.app import create_app
 from tests.conftest import Databases, make_persona, prepare
 
