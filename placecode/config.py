@@ -71,6 +71,29 @@ class Settings(BaseSettings):
     writer_max_wait_ms: float = Field(default=4.0, ge=0)
     writer_queue_max: int = Field(default=4000, ge=1)
     retention_days: int = Field(default=28, ge=1)
+
+    # Colour rules (after Shanghai's 2022 rules); every period is a setting.
+    close_contact_days: int = Field(
+        default=7, ge=0, le=60, description="A close contact is red for this many days."
+    )
+    secondary_contact_days: int = Field(
+        default=7, ge=0, le=60, description="A secondary contact is red for this many days."
+    )
+    risk_area_days: int = Field(
+        default=7, ge=0, le=60, description="An arrival from a risk area is red this many days."
+    )
+    exposure_days: int = Field(
+        default=7,
+        ge=0,
+        le=60,
+        description="An exposure at a risky venue is yellow until a negative NAT sampled after "
+        "it, or for at most this many days.",
+    )
+    yellow_without_nat: bool = Field(
+        default=False,
+        description="Yellow for anyone without a NAT sampled within nat_window_days.",
+    )
+    nat_window_days: int = Field(default=7, ge=1, le=60)
     scheduler: bool = Field(
         default=True, description="Run scheduled work (retention, …) inside the server."
     )

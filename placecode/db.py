@@ -29,6 +29,7 @@ MODEL_MODULES = (
     "placecode.venues.models",
     "placecode.people.models",
     "placecode.checkins.models",
+    "placecode.health.models",
 )
 
 NAMING_CONVENTION = {

@@ -32,3 +32,12 @@ JSON_INTEGER = BeforeValidator(_json_integer)
 
 Line80 = Annotated[str, one_line(80)]
 Line120 = Annotated[str, one_line(120)]
+# Several lines (a reason, a note): line breaks and tabs, but no other control characters.
+TEXT_BLOCK = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def text_block(max_length: int, min_length: int = 1) -> StringConstraints:
+    """Constraints for free text of bounded length that may span lines."""
+    return StringConstraints(
+        min_length=min_length, max_length=max_length, pattern=TEXT_BLOCK, strip_whitespace=True
+    )

@@ -30,7 +30,7 @@ from placecode.checkins.writer import Writer
 from placecode.clock import clock
 from placecode.config import Settings
 from placecode.errors import InvalidInput, PlaceCodeError
-from placecode.health.status import StatusBook
+from placecode.health.api import current_statuses
 from placecode.i18n import _
 from placecode.people.auth import CurrentPerson, get_identities
 from placecode.people.service import person_key_of, read_details
@@ -68,11 +68,6 @@ def get_writer(request: Request) -> Writer:
     return writer
 
 
-def get_statuses(request: Request) -> StatusBook:
-    statuses: StatusBook = request.app.state.statuses
-    return statuses
-
-
 def get_limiter(request: Request) -> service.ScanLimiter:
     limiter: service.ScanLimiter = request.app.state.limiter
     return limiter
@@ -108,7 +103,7 @@ def scan_result(scan: service.Scan, stored: list[Stored | PlaceCodeError]) -> Sc
                 name_masked=person.name_masked,
                 doc_masked=person.doc_masked,
                 colour=status.colour,
-                reasons=list(status.reasons),
+                reasons=[reason.text for reason in status.reasons],
                 until=status.until,
                 nat=NatView(
                     sampled_at=status.nat.sampled_at,
@@ -184,7 +179,7 @@ async def check_in(
     scan = service.plan_scan(
         venue=venue,
         claim=claim,
-        statuses=get_statuses(request),
+        statuses=await current_statuses(request),
         limiter=get_limiter(request),
         channel=channel,
         with_companions=body.with_companions,
@@ -227,7 +222,7 @@ async def sentinel_check_in(
     scan = service.plan_door_entry(
         settings=settings,
         venue=venue,
-        statuses=get_statuses(request),
+        statuses=await current_statuses(request),
         limiter=get_limiter(request),
         person_key=key,
         name_masked=name_masked,
@@ -266,7 +261,7 @@ async def paper_check_in(
     scan = service.plan_door_entry(
         settings=settings,
         venue=venue,
-        statuses=get_statuses(request),
+        statuses=await current_statuses(request),
         limiter=get_limiter(request),
         person_key=person_key_of(settings, details.document),
         name_masked=details.name_masked,
@@ -315,7 +310,7 @@ async def import_logbook(
     )
     visits = service.logbook_visits(
         settings=settings,
-        statuses=get_statuses(request),
+        statuses=await current_statuses(request),
         venues=allowed,
         rows=good,
         channel="paper",

@@ -17,13 +17,13 @@ from placecode.accounts.principal import Principal
 from placecode.checkins import service
 from placecode.checkins.api import (
     get_limiter,
-    get_statuses,
     import_logbook,
     record,
     usable_venue,
 )
 from placecode.clock import clock
 from placecode.errors import PlaceCodeError
+from placecode.health.api import current_statuses
 from placecode.health.status import COLOUR_LABELS, NAT_LABELS, VACCINATION_LABELS
 from placecode.people.auth import CurrentPerson, get_identities, person_token
 from placecode.people.documents import DOC_LABELS, DocType
@@ -78,7 +78,7 @@ async def scan_page(
         scan = service.plan_scan(
             venue=venue,
             claim=claim,
-            statuses=get_statuses(request),
+            statuses=await current_statuses(request),
             limiter=get_limiter(request),
             channel=claim.channel,
         )
@@ -214,7 +214,7 @@ async def register_on_paper(
         scan = service.plan_door_entry(
             settings=settings,
             venue=snapshot,
-            statuses=get_statuses(request),
+            statuses=await current_statuses(request),
             limiter=get_limiter(request),
             person_key=person_key_of(settings, details.document),
             name_masked=details.name_masked,

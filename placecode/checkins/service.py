@@ -19,7 +19,8 @@ from placecode.checkins.store import DAY, Visit, epoch, moment
 from placecode.clock import clock
 from placecode.config import Settings
 from placecode.errors import InvalidInput, NotFound, TooManyRequests
-from placecode.health.status import EntryDecision, PersonStatus, StatusBook, entry_decision
+from placecode.health.book import StatusBook
+from placecode.health.status import EntryDecision, PersonStatus, entry_decision
 from placecode.i18n import _
 from placecode.people import service as people
 from placecode.people.identity import PersonClaim

@@ -28,7 +28,9 @@ from placecode.checkins.writer import Writer
 from placecode.clock import clock
 from placecode.config import Settings, get_settings
 from placecode.db import Database
-from placecode.health.status import StatusBook
+from placecode.health import api as health_api
+from placecode.health import pages as health_pages
+from placecode.health.book import StatusBook
 from placecode.people import api as people_api
 from placecode.people import pages as people_pages
 from placecode.people.identity import IdentityBook
@@ -103,7 +105,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.keyring = Keyring(settings)
     app.state.codes = CodeBook(settings, app.state.keyring)
     app.state.identities = IdentityBook(settings, app.state.keyring)
-    app.state.statuses = StatusBook()
+    app.state.statuses = StatusBook(settings)
     app.state.limiter = ScanLimiter(settings.scan_max_venues_per_minute)
     app.state.writer = Writer(settings, database)
 
@@ -132,10 +134,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         venues_api.router,
         venues_api.public_router,
         people_api.router,
+        health_api.router,
         web_pages.router,
         accounts_pages.router,
         venues_pages.router,
         people_pages.router,
+        health_pages.router,
     ):
         app.router.routes.extend(router.routes)
     app.mount("/static/apidocs", StaticFiles(directory=API_DOCS_ASSETS), name="apidocs")
@@ -151,7 +155,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
 
 def warm_up(app: FastAPI) -> None:
-    """Read signing keys, issuers and the change counters once.
+    """Read signing keys, issuers, everyone's health status and the change counters once.
 
     A database that is down at start does not stop the server: /healthz says so, and the
     caches load on first use once the database is back.
@@ -160,6 +164,7 @@ def warm_up(app: FastAPI) -> None:
         with app.state.db.sessions() as session:
             app.state.codes.jwks(session=session)
             app.state.identities.warm(session=session)
+            app.state.statuses.sync(session)
     except SQLAlchemyError as error:
         log.warning("caches not loaded at start, the database is not ready: %s", error)
 
