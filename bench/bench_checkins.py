@@ -32,9 +32,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from placecode.accounts.models import Role
 from placecode.accounts.principal import Principal
+from placecode.accounts.service import Operator
 from placecode.clock import clock
 from placecode.config import load_settings
 from placecode.db import Database
+from placecode.health import service as health_service
+from placecode.health.service import ImportKind
 from placecode.people import identity
 from placecode.people import service as people_service
 from placecode.people.sealing import init_authority, load_sealer
@@ -172,6 +175,26 @@ def prepare(url: str, workdir: Path, people: int, venue_count: int) -> tuple[dic
             people=[(people_service.person_key_of(settings, d.document), d) for d in details],
             source="bench",
         )
+        # Real statuses on the scan path: everyone has a negative NAT sampled six hours ago,
+        # and one in a hundred was exposed at a risky venue (yellow, looked up by the rules).
+        local = (clock.now() - timedelta(hours=6)).astimezone(clock.zone)
+        when = local.strftime("%Y-%m-%d %H:%M")
+        nats = "doc_type,doc_number,sampled_at,result,institution\n" + "".join(
+            f"passport,B{i:08d},{when},negative,\n" for i in range(people)
+        )
+        cases = "doc_type,doc_number,name,phone,category,occurred_at,case_id\n" + "".join(
+            f"passport,B{i:08d},,,exposure,{when},\n" for i in range(0, people, 100)
+        )
+        for kind, content in ((ImportKind.nat, nats), (ImportKind.cases, cases)):
+            health_service.import_health_file(
+                session=session,
+                settings=settings,
+                sealer=load_sealer(settings),
+                actor=Operator(username="bench"),
+                kind=kind,
+                filename=f"{kind.value}.csv",
+                content=content.encode(),
+            )
     database.dispose()
     expires = clock.now() + timedelta(hours=6)
     pairs = workdir / "pairs.txt"

@@ -19,6 +19,7 @@ from placecode.checkins.store import DAY, Visit, epoch, moment
 from placecode.clock import clock
 from placecode.config import Settings
 from placecode.errors import InvalidInput, NotFound, TooManyRequests
+from placecode.health import service as health
 from placecode.health.book import StatusBook
 from placecode.health.status import EntryDecision, PersonStatus, entry_decision
 from placecode.i18n import _
@@ -465,7 +466,8 @@ class Purged:
 
 
 def purge(*, session: Session, settings: Settings, days: int | None = None) -> Purged:
-    """Delete check-ins older than the retention window, then people with nothing left.
+    """Delete check-ins older than the retention window, then people with nothing left (no
+    visits, companions or health records).
 
     On PostgreSQL whole day partitions are dropped; the partition of the boundary day is
     trimmed row by row.
@@ -501,7 +503,12 @@ def purge(*, session: Session, settings: Settings, days: int | None = None) -> P
     in_companions = exists().where(
         (Companion.guardian_id == Person.id) | (Companion.dependent_id == Person.id)
     )
-    orphans = delete(Person).where(~has_visits, ~in_companions, Person.created_at < moment(cutoff))
+    orphans = delete(Person).where(
+        ~has_visits,
+        ~in_companions,
+        ~health.has_records(),
+        Person.created_at < moment(cutoff),
+    )
     removed_people = session.execute(orphans).rowcount  # type: ignore[attr-defined]
     session.execute(delete(SignInCode).where(SignInCode.expires_at < clock.now()))
     return Purged(

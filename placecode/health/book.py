@@ -109,7 +109,7 @@ class StatusBook:
     def _find(self, person_key: str) -> Entry | None:
         keys, nat_at, result, vaccination = self._arrays
         wanted = person_key.encode()
-        index = int(np.searchsorted(keys, wanted))
+        index = int(keys.searchsorted(wanted))
         if index < len(keys) and keys[index] == wanted:
             return (int(nat_at[index]), int(result[index]), int(vaccination[index]))
         return None

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import ColumnElement, delete, exists, insert, select
 from sqlalchemy.orm import Session
 
 from placecode import changes
@@ -310,13 +310,14 @@ def _store_cases(
     session: Session, rows: Sequence[CaseRow], ids: dict[str, int], actor: str, out: Stored
 ) -> None:
     person_ids = {ids[row.person_key] for row in rows}
-    seen = set(
-        session.execute(
+    seen = {
+        (person_id, kind, occurred_at)
+        for person_id, kind, occurred_at in session.execute(
             select(HealthEvent.person_id, HealthEvent.kind, HealthEvent.occurred_at).where(
                 HealthEvent.person_id.in_(person_ids)
             )
         )
-    )
+    }
     new: list[dict[str, Any]] = []
     now = clock.now()
     for row in rows:
@@ -864,6 +865,14 @@ def resolve_correction(
         detail={"correction": correction.id},
     )
     return correction
+
+
+def has_records() -> ColumnElement[bool]:
+    """A condition on Person: they have health records or correction requests, which the
+    CDC keeps under its own rules (check-in retention does not remove such people)."""
+    return exists().where(HealthProfile.person_id == Person.id) | exists().where(
+        Correction.person_id == Person.id
+    )
 
 
 def event_label(kind: str) -> str:

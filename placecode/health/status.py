@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from placecode.clock import clock
 from placecode.config import Settings
@@ -103,8 +104,7 @@ class Event:
     occurred_at: datetime
 
 
-@dataclass(frozen=True)
-class Nat:
+class Nat(NamedTuple):
     """A nucleic-acid test."""
 
     sampled_at: datetime
@@ -206,8 +206,13 @@ class Reason:
         return texts[self.kind].format(since=since, until=until, days=self.days)
 
 
-@dataclass(frozen=True)
-class PersonStatus:
+class PersonStatus(NamedTuple):
+    """A person's colour at a moment, why, until when, latest NAT and vaccination state.
+
+    (Tuples rather than frozen dataclasses: the scan path builds one per person per scan,
+    and a tuple is built several times faster.)
+    """
+
     colour: Colour
     reasons: tuple[Reason, ...] = ()
     until: datetime | None = None

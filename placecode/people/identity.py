@@ -92,20 +92,18 @@ class IdentityBook:
         if self.keyring.sync(session):
             self._cache = {}
 
-        def reload() -> None:
-            issuers = session.scalars(
-                select(IdentityIssuer).where(IdentityIssuer.revoked_at.is_(None))
-            )
-            self._issuers = {
-                issuer.name: (
-                    Ed25519PublicKey.from_public_bytes(b64url_decode(issuer.public_key)),
-                    issuer.channel,
-                )
-                for issuer in issuers
-            }
-            self._cache = {}
+        self._watch.refresh(session, lambda: self._load_issuers(session))
 
-        self._watch.refresh(session, reload)
+    def _load_issuers(self, session: Session) -> None:
+        issuers = session.scalars(select(IdentityIssuer).where(IdentityIssuer.revoked_at.is_(None)))
+        self._issuers = {
+            issuer.name: (
+                Ed25519PublicKey.from_public_bytes(b64url_decode(issuer.public_key)),
+                issuer.channel,
+            )
+            for issuer in issuers
+        }
+        self._cache = {}
 
     def warm(self, *, session: Session) -> None:
         """Load keys and issuers now (at start-up) rather than on the first request."""
@@ -159,7 +157,14 @@ class IdentityBook:
         self._sync(session)
         claim = self._cache.get(token)
         if claim is None:
-            claim = self._read(token)
+            try:
+                claim = self._read(token)
+            except IdentityRefused as refused:
+                if refused.code != "unknown_issuer":
+                    raise
+                # Added a moment ago, while another thread was reloading: look once more.
+                self._load_issuers(session)
+                claim = self._read(token)
             if len(self._cache) >= MAX_CACHED:
                 self._cache = {}
             self._cache[token] = claim

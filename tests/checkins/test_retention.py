@@ -6,11 +6,13 @@ from datetime import timedelta
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from placecode.accounts.service import Operator
 from placecode.checkins import service
 from placecode.checkins.models import CheckIn
 from placecode.checkins.store import DAY, Visit, epoch, store_visits
 from placecode.clock import clock
 from placecode.config import Settings
+from placecode.health import service as health
 from placecode.people import service as people
 from placecode.people.models import Person
 from placecode.people.sealing import load_sealer
@@ -48,6 +50,17 @@ def test_purge_keeps_the_window_and_forgets_the_rest(
         window_seconds=0,
         source="paper",
     )
+    tested = people.read_details(doc_type="passport", doc_number="E10000009")
+    health.import_health_file(  # someone the CDC knows of, who never checked in
+        session=session,
+        settings=settings,
+        sealer=load_sealer(settings),
+        actor=Operator(),
+        kind=health.ImportKind.nat,
+        filename="nat.csv",
+        content=b"doc_type,doc_number,sampled_at,result,institution\n"
+        + f"passport,E10000009,{clock.now().isoformat()},negative,\n".encode(),
+    )
     clock.reset()
     store_visits(
         session=session,
@@ -74,6 +87,7 @@ def test_purge_keeps_the_window_and_forgets_the_rest(
     keys = set(session.scalars(select(Person.person_key)))
     assert visits[0].person_key not in keys
     assert visits[1].person_key in keys
+    assert people.person_key_of(settings, tested.document) in keys  # health records stay
     if session.get_bind().dialect.name == "postgresql":
         assert len(purged.partitions) == 2
         assert all(name.startswith("checkins_p") for name in purged.partitions)
