@@ -283,6 +283,31 @@ def lookup(
     return RedirectResponse(f"/health/people/{key}", status_code=303)
 
 
+def _person_page(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    settings: Settings,
+    person_key: str,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    view = person_health_view(session, settings, person_key)
+    return render(
+        request,
+        "health/person.html",
+        {
+            "principal": principal,
+            "view": view,
+            "kinds": list(EventKind),
+            "now": clock.local_now(),
+            "error": error,
+            **LABELS,
+        },
+        status_code=status_code,
+    )
+
+
 @router.get("/health/people/{person_key}", response_class=HTMLResponse)
 def person_page(
     request: Request,
@@ -292,5 +317,38 @@ def person_page(
     person_key: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
 ) -> HTMLResponse:
     """A person's status now and how it changed, with their records (masked)."""
-    view = person_health_view(session, settings, person_key)
-    return render(request, "health/person.html", {"principal": principal, "view": view, **LABELS})
+    return _person_page(request, principal, session, settings, person_key)
+
+
+@router.post("/health/people/{person_key}/events", response_class=HTMLResponse)
+def add_event(
+    request: Request,
+    principal: Analysts,
+    session: SessionDep,
+    settings: SettingsDep,
+    person_key: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    kind: Annotated[str, Form(max_length=20)] = "",
+    occurred_at: Annotated[str, Form(max_length=40)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Record an event (a contact, a clearance…) for this person."""
+    try:
+        if kind not in EventKind.__members__:
+            raise InvalidInput(_("Choose what happened."), code="bad_kind")
+        if len(note.strip()) > 1000:
+            raise InvalidInput(_("Keep the note under 1000 characters."), code="bad_note")
+        service.record_event_for(
+            session=session,
+            actor=principal,
+            person_key=person_key,
+            kind=EventKind(kind),
+            occurred_at=service.parse_moment(occurred_at, field="occurred_at", settings=settings),
+            note=note.strip() or None,
+        )
+    except PlaceCodeError as exc:
+        session.rollback()
+        return _person_page(
+            request, principal, session, settings, person_key, exc.message, exc.status
+        )
+    get_statuses(request).expire()
+    return RedirectResponse(f"/health/people/{person_key}", status_code=303)

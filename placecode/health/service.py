@@ -627,6 +627,28 @@ def record_event(
     )
 
 
+def record_event_for(
+    *,
+    session: Session,
+    actor: Actor,
+    person_key: str,
+    kind: EventKind,
+    occurred_at: datetime,
+    note: str | None = None,
+) -> HealthEvent:
+    """Record one event for someone already registered (from their page). Audited."""
+    person = people.get_person(session=session, person_key=person_key)
+    return _add_event(
+        session=session,
+        actor=actor,
+        person=person,
+        kind=kind,
+        occurred_at=occurred_at,
+        note=note,
+        source="cdc",
+    )
+
+
 def _add_event(
     *,
     session: Session,

@@ -58,7 +58,9 @@ def problem_response(
     if wants_page(request):
         if status == 401:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            # Citizens sign in on their own page; staff on theirs.
+            login = "/me/login" if request.url.path.startswith("/me") else "/login"
+            return RedirectResponse(f"{login}?next={quote(target)}", status_code=303)
         page = render(
             request,
             "error.html",

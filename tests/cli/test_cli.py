@@ -324,6 +324,41 @@ def test_check_ins_are_imported_and_purged_from_the_command_line(
     assert "Removed 0 check-ins" in purged.stdout
 
 
+def test_cdc_files_are_imported_from_the_command_line_with_a_report(
+    run: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    run("init", "--password", "first-admin-password")
+    cases = tmp_path / "cases.csv"
+    cases.write_text(
+        "doc_type,doc_number,name,phone,category,occurred_at,case_id\n"
+        "passport,E1000001,Ann Lee,,close_contact,2022-03-20 10:00,SH-1\n"
+        "passport,E1000002,,,rumour,2022-03-20 10:00,\n",
+        encoding="gb18030",
+    )
+    imported = run("import", "cases", str(cases))
+    assert imported.returncode == 1  # one bad row
+    assert "2 rows: wrote 1, 0 already there, 1 rejected." in imported.stdout
+    assert "row 3, category: Unknown category 'rumour'" in imported.stderr
+    assert "wrote 0, 1 already there" in run("import", "cases", str(cases)).stdout
+    nat = tmp_path / "nat.csv"
+    nat.write_text(
+        "doc_type,doc_number,sampled_at,result,institution\n"
+        "passport,E1000001,2022-03-21 08:00,negative,Putuo hospital\n"
+    )
+    assert "would write 1" in run("import", "nat", str(nat), "--dry-run").stdout
+    assert run("import", "nat", str(nat)).returncode == 0
+    doses = tmp_path / "doses.csv"
+    doses.write_text(
+        "doc_type,doc_number,dose,vaccinated_at,product\npassport,E1000001,1,2021-05-01,科兴\n"
+    )
+    assert run("import", "vaccinations", str(doses)).returncode == 0
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    refused = run("import", "nat", str(empty))
+    assert refused.returncode == 2
+    assert "empty.csv: The file is empty." in refused.stderr
+
+
 def test_demo_issuers_sign_tokens_the_server_accepts(
     run: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:

@@ -234,6 +234,12 @@ def test_the_why_page_and_the_correction_queue_work_through_their_forms(
     assert "核实无误，已解除。" in after.text
 
 
+def test_a_citizen_not_signed_in_is_sent_to_the_citizen_sign_in(client: TestClient) -> None:
+    response = client.get("/me/health", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/me/login?next=/me/health"
+
+
 def test_the_import_page_shows_its_report(client: TestClient, cdc_analyst: Persona) -> None:
     sign_in(client, "cora")
     form = client.get("/health/imports")
@@ -271,6 +277,25 @@ def test_a_cdc_analyst_looks_a_person_up_on_the_page(
     assert person.status_code == 200
     assert "王*英" in person.text and WANG not in person.text
     assert 'data-testid="history"' in person.text
+    recorded = client.post(
+        found.headers["location"] + "/events",
+        data={
+            "csrf_token": csrf_of(person.text),
+            "kind": "close_contact",
+            "occurred_at": "2022-03-24 14:00",
+            "note": "同楼层确诊病例",
+        },
+        follow_redirects=False,
+    )
+    assert recorded.status_code == 303
+    now_red = client.get(found.headers["location"])
+    assert 'data-colour="red"' in now_red.text and "同楼层确诊病例" in now_red.text
+    future = client.post(
+        found.headers["location"] + "/events",
+        data={"csrf_token": csrf_of(person.text), "kind": "cleared", "occurred_at": "2023-01-01"},
+    )
+    assert future.status_code == 422
+    assert "未来" in future.text or "future" in future.text
     nobody = client.post(
         "/health/people",
         data={"csrf_token": csrf_of(form.text), "doc_type": "passport", "doc_number": "E9999999"},
