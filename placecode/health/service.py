@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, insert, select
+from sqlalchemy import ColumnElement, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from placecode import changes
@@ -354,29 +354,31 @@ def _store_nats(session: Session, rows: Sequence[NatRow], ids: dict[str, int], o
             )
         )
     }
-    new: list[dict[str, Any]] = []
+    new: dict[tuple[int, datetime], dict[str, Any]] = {}
+    completed: list[dict[str, Any]] = []
     now = clock.now()
     for row in rows:
         key = (ids[row.person_key], row.sampled_at)
         found = held.get(key)
         if found is None:
-            held[key] = (0, row.result)
-            new.append(
-                {
-                    "person_id": key[0],
-                    "sampled_at": row.sampled_at,
-                    "result": row.result.value,
-                    "institution": row.institution,
-                    "created_at": now,
-                }
-            )
             out.people.add(key[0])
+            held[key] = (0, row.result)
+            new[key] = {
+                "person_id": key[0],
+                "sampled_at": row.sampled_at,
+                "result": row.result.value,
+                "institution": row.institution,
+                "created_at": now,
+            }
             continue
         test_id, result = found
         if result is row.result or row.result is NatResult.pending:
             out.unchanged += 1
-        elif result is NatResult.pending and test_id:
-            session.get_one(NatTest, test_id).result = row.result.value
+        elif result is NatResult.pending:  # the laboratory's final result for a sample
+            if test_id:
+                completed.append({"id": test_id, "result": row.result.value})
+            else:
+                new[key]["result"] = row.result.value
             held[key] = (test_id, row.result)
             out.people.add(key[0])
             out.accepted += 1
@@ -392,7 +394,9 @@ def _store_nats(session: Session, rows: Sequence[NatRow], ids: dict[str, int], o
                 )
             )
     if new:
-        session.execute(insert(NatTest), new)
+        session.execute(insert(NatTest), list(new.values()))
+    if completed:
+        session.execute(update(NatTest), completed)
     out.accepted += len(new)
 
 

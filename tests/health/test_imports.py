@@ -135,12 +135,14 @@ def test_nat_results_are_imported_and_a_pending_result_is_completed_later(
     later = f"""doc_type,doc_number,sampled_at,result,institution
 id_card,{WANG},2022-03-24 11:00,negative,社区采样点
 id_card,{LI},2022-03-24 07:30,positive,
+id_card,{ZHANG},2022-03-24 12:00,pending,
+id_card,{ZHANG},2022-03-24 12:00,negative,
 """
     report = upload(client, cdc_analyst, "nat", later).json()
-    assert (report["accepted"], report["unchanged"], report["rejected"]) == (1, 0, 1)
+    assert (report["accepted"], report["unchanged"], report["rejected"]) == (3, 0, 1)
     assert "already recorded as negative" in report["problems"][0]["reason"]
     results = sorted(session.scalars(select(NatTest.result)).all())
-    assert results == ["negative", "negative", "negative", "positive"]
+    assert results == ["negative", "negative", "negative", "negative", "positive"]
 
 
 VACCINATIONS = f"""doc_type,doc_number,dose,vaccinated_at,product
