@@ -111,8 +111,10 @@ def event_view(event: HealthEvent, person_key: str) -> EventView:
 
 
 def correction_view(
-    correction: Correction, item: service.CorrectionItem | None = None
+    correction: Correction, item: service.CorrectionItem | None = None, staff: bool = False
 ) -> CorrectionView:
+    """A correction request; the analyst's name only for staff, the person only from a
+    queue item."""
     return CorrectionView(
         id=correction.id,
         state=correction.state,
@@ -120,7 +122,7 @@ def correction_view(
         colour=correction.colour,
         filed_at=correction.filed_at,
         resolved_at=correction.resolved_at,
-        resolved_by=correction.resolved_by if item else None,
+        resolved_by=correction.resolved_by if staff else None,
         resolution=correction.resolution,
         person_key=item.person_key if item else None,
         name_masked=item.name_masked if item else None,
@@ -255,7 +257,7 @@ def corrections(
 ) -> list[CorrectionView]:
     """The queue of correction requests (open ones, oldest first, by default)."""
     items = service.list_corrections(session=session, state=state)
-    return [correction_view(item.correction, item) for item in items]
+    return [correction_view(item.correction, item, staff=True) for item in items]
 
 
 @router.post("/health/corrections/{correction_id}/resolve")
@@ -275,7 +277,7 @@ def resolve_correction(
         note=body.note,
     )
     get_statuses(request).expire()
-    return correction_view(correction)
+    return correction_view(correction, staff=True)
 
 
 # --- citizens ----------------------------------------------------------------------------

@@ -85,7 +85,7 @@ def test_a_citizen_sees_why_files_a_correction_and_sees_the_cdc_clear_it(
         headers=cdc_analyst.auth,
     )
     assert resolved.status_code == 200, resolved.text
-    assert resolved.json()["state"] == "cleared"
+    assert (resolved.json()["state"], resolved.json()["resolved_by"]) == ("cleared", "cora")
     twice = client.post(
         f"/api/v1/health/corrections/{item['id']}/resolve",
         json={"outcome": "kept", "note": "Changed my mind."},
