@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from placecode.cli import (
     ca,
     db,
+    demo,
     identity,
     imports,
     keys,
@@ -43,6 +44,7 @@ app.add_typer(imports.app, name="import")
 app.command("purge")(purge.purge)
 app.command("serve")(serve.serve)
 app.command("init")(setup.init)
+app.command("demo")(demo.demo)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,0 +1,93 @@
+"""`placecode demo`: a fresh synthetic Putuo district on SQLite, served on its own clock."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+
+from placecode import db as database_module
+from placecode import signing
+from placecode.cli import serve as serve_command
+from placecode.cli.common import console, database, settings
+from placecode.config import get_settings
+from placecode.demo import service
+from placecode.demo.district import VENUES, plan_district
+from placecode.people import sealing
+from placecode.region import service as region
+from placecode.venues import certificates
+
+
+def demo(
+    seed: int = typer.Option(2022, help="The same seed gives the same district."),
+    venues: int = typer.Option(VENUES, min=200, help="How many venues (the report: 19,782)."),
+    today: datetime = typer.Option(
+        "2022-03-24", formats=["%Y-%m-%d"], help="The district's today (the seed report's date)."
+    ),
+    path: Path = typer.Option(Path("placecode-demo.db"), "--database", help="SQLite file."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve it when built."),
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000, min=1, max=65535),
+) -> None:
+    """Build a fresh demo district (venues, organisations, one account per role) and serve it
+    on the shifted clock, so that a scan made now lands on the district's today."""
+    started = time.perf_counter()
+    build(path=path, seed=seed, venues=venues, today=today.date())
+    console.print(f"Built in {time.perf_counter() - started:.0f} s: {path}")
+    if serve:
+        serve_command.serve(host=host, port=port, workers=1, access_log=False)
+
+
+def build(*, path: Path, seed: int, venues: int, today: date) -> None:
+    for suffix in ("", "-wal", "-shm"):  # a fresh district every time
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    os.environ["PLACECODE_DATABASE_URL"] = f"sqlite:///{path.resolve()}"
+    os.environ["PLACECODE_CLOCK_TODAY"] = today.isoformat()
+    get_settings.cache_clear()
+    loaded = settings()
+    db = database(loaded)
+    try:
+        database_module.upgrade(db.engine)
+        if loaded.trust_store is None:
+            certificates.init_ca(loaded)
+        if loaded.authority_public_key is None:
+            sealing.init_authority(loaded)
+        with db.session() as session:
+            signing.ensure_signing_key(session=session, settings=loaded)
+            region.load_region(
+                session=session, data=region.read_region_file(region.packaged_region_path())
+            )
+        with db.session() as session, Progress(console=console, transient=True) as progress:
+            streets, categories = service.reference_data(session)
+            plan = plan_district(streets=streets, categories=categories, total=venues, seed=seed)
+            task = progress.add_task("organisations", total=len(plan.organisations))
+            service.write_organisations(session=session, settings=loaded, plan=plan)
+            progress.update(task, completed=len(plan.organisations))
+            task = progress.add_task("venues", total=len(plan.venues))
+            service.write_venues(
+                session=session, plan=plan, progress=lambda n: progress.advance(task, n)
+            )
+            accounts = service.create_accounts(session=session, settings=loaded, plan=plan)
+    finally:
+        db.dispose()
+    console.print(f"Demo accounts (the district's today: {today.isoformat()}, seed {seed}):")
+    for account in accounts:
+        console.print(
+            f"  {account.role:15} {account.username:16} {account.secret}  ({account.note})",
+            highlight=False,
+            soft_wrap=True,
+        )
+    citizen = service.CITIZEN
+    console.print(
+        f"Citizen: sign in at /me/login as {citizen['name']}, {citizen['doc_type']} "
+        f"{citizen['doc_number']}, mobile {service.CITIZEN_PHONE} (the one-time code is shown "
+        "on screen in the demo)."
+    )
+    console.print(
+        f"{len(plan.venues):,} venues, {len(plan.organisations):,} organisations; "
+        f"真南农副产品综合市场 is venue {plan.zhennan.id}."
+    )
