@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -206,12 +206,18 @@ class Settings(BaseSettings):
         configured: SecretStr | None = getattr(self, name)
         if configured is not None:
             return configured.get_secret_value()
-        path = self.key_dir / name
-        if not path.exists():
-            self.key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(48))
-        return path.read_text().strip()
+        return _generated_secret(self.key_dir / name)
+
+
+@cache
+def _generated_secret(path: Path) -> str:
+    """A secret kept in a file, made on first use; read once per process (the pseudonym of
+    every scanned person is keyed by one)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 def load_settings(**overrides: object) -> Settings:

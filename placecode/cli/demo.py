@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -15,16 +15,30 @@ from placecode import signing
 from placecode.cli import serve as serve_command
 from placecode.cli.common import console, database, settings
 from placecode.config import get_settings
-from placecode.demo import service
+from placecode.demo import activity, service
 from placecode.demo.district import VENUES, plan_district
+from placecode.demo.population import RESIDENTS, plan_population
+from placecode.demo.scans import SCANS_PER_DAY
 from placecode.people import sealing
 from placecode.region import service as region
 from placecode.venues import certificates
 
+# A tenth of Putuo's residents and scans by default: the full district (--people 1240000
+# --scans 400000) takes several minutes to build on a 2-core machine (docs/benchmarks.md).
+DEFAULT_PEOPLE = RESIDENTS // 10
+DEFAULT_SCANS = SCANS_PER_DAY // 10
+
 
 def demo(
     seed: int = typer.Option(2022, help="The same seed gives the same district."),
+    days: int = typer.Option(14, min=1, max=28, help="Days of history before today."),
     venues: int = typer.Option(VENUES, min=200, help="How many venues (the report: 19,782)."),
+    people: int = typer.Option(
+        DEFAULT_PEOPLE, min=1000, help=f"Residents (Putuo: {RESIDENTS:,}; see the README)."
+    ),
+    scans: int = typer.Option(
+        DEFAULT_SCANS, min=100, help=f"Scans on an ordinary day (Putuo: {SCANS_PER_DAY:,})."
+    ),
     today: datetime = typer.Option(
         "2022-03-24", formats=["%Y-%m-%d"], help="The district's today (the seed report's date)."
     ),
@@ -36,13 +50,30 @@ def demo(
     """Build a fresh demo district (venues, organisations, one account per role) and serve it
     on the shifted clock, so that a scan made now lands on the district's today."""
     started = time.perf_counter()
-    build(path=path, seed=seed, venues=venues, today=today.date())
+    build(
+        path=path,
+        seed=seed,
+        venues=venues,
+        today=today.date(),
+        days=days,
+        people=people,
+        scans=scans,
+    )
     console.print(f"Built in {time.perf_counter() - started:.0f} s: {path}")
     if serve:
         serve_command.serve(host=host, port=port, workers=1, access_log=False)
 
 
-def build(*, path: Path, seed: int, venues: int, today: date) -> None:
+def build(
+    *,
+    path: Path,
+    seed: int,
+    venues: int,
+    today: date,
+    days: int = 14,
+    people: int = DEFAULT_PEOPLE,
+    scans: int = DEFAULT_SCANS,
+) -> None:
     for suffix in ("", "-wal", "-shm"):  # a fresh district every time
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     os.environ["PLACECODE_DATABASE_URL"] = f"sqlite:///{path.resolve()}"
@@ -72,6 +103,28 @@ def build(*, path: Path, seed: int, venues: int, today: date) -> None:
                 session=session, plan=plan, progress=lambda n: progress.advance(task, n)
             )
             accounts = service.create_accounts(session=session, settings=loaded, plan=plan)
+            codes = [s["code"] for s in streets]
+            population = plan_population(
+                venues=plan.venues,
+                street_codes=codes,
+                street_shares=[float(s["pop_share"]) for s in streets],
+                zhennan_index=plan.venues.index(plan.zhennan),
+                size=people,
+                seed=seed,
+            )
+            history = [today - timedelta(days=n) for n in range(days, 0, -1)]
+            task = progress.add_task("days of scans", total=len(history))
+            written = activity.write_days(
+                session=session,
+                settings=loaded,
+                sealer=sealing.load_sealer(loaded),
+                plan=plan,
+                population=population,
+                days=history,
+                per_day=scans,
+                seed=seed,
+                progress=lambda _stage, done, _total: progress.update(task, completed=done),
+            )
     finally:
         db.dispose()
     console.print(f"Demo accounts (the district's today: {today.isoformat()}, seed {seed}):")
@@ -88,6 +141,8 @@ def build(*, path: Path, seed: int, venues: int, today: date) -> None:
         "on screen in the demo)."
     )
     console.print(
-        f"{len(plan.venues):,} venues, {len(plan.organisations):,} organisations; "
-        f"真南农副产品综合市场 is venue {plan.zhennan.id}."
+        f"{len(plan.venues):,} venues, {len(plan.organisations):,} organisations, "
+        f"{written.people:,} residents who scanned, {written.check_ins:,} check-ins over "
+        f"{days} days, {written.nat_results:,} NAT results; 真南农副产品综合市场 is venue "
+        f"{plan.zhennan.id}."
     )

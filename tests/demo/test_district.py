@@ -16,6 +16,7 @@ from placecode.config import Settings, get_settings, load_settings
 from placecode.db import Database
 from placecode.demo import service
 from placecode.demo.district import ZHENNAN, _proportional, plan_district
+from placecode.demo.population import document_of, phone_of
 from placecode.venues.models import Organisation, Venue, VenueEvent
 from placecode.venues.service import natural_key
 from placecode.web.app import create_app
@@ -98,12 +99,33 @@ def test_placecode_demo_builds_a_district_that_the_app_serves_to_every_role(
     monkeypatch.setenv("PLACECODE_ARGON2_PARALLELISM", "1")
     monkeypatch.setattr(common.console, "width", 200)
     database_file = tmp_path / "demo.db"
-    monkeypatch.delenv("PLACECODE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("PLACECODE_CLOCK_TODAY", raising=False)
-    status = cli.run(["demo", "--no-serve", "--venues", "300", "--database", str(database_file)])
+    # Set here so that what the command sets is undone after the test.
+    monkeypatch.setenv("PLACECODE_DATABASE_URL", "sqlite:///unused.db")
+    monkeypatch.setenv("PLACECODE_CLOCK_TODAY", "2022-03-24")
+    status = cli.run(
+        [
+            "demo",
+            "--no-serve",
+            "--venues",
+            "300",
+            "--people",
+            "3000",
+            "--scans",
+            "2000",
+            "--days",
+            "2",
+            "--database",
+            str(database_file),
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0, out
     assert "300 venues" in out and ZHENNAN in out
+    content = database_file.read_bytes()
+    for index in range(3000):  # no resident's document number or phone in plain
+        for foreign in (False, True):
+            assert document_of(index, foreign)[1].encode() not in content
+        assert phone_of(index).encode() not in content
     passwords = {}
     for line in out.splitlines():
         parts = line.split()

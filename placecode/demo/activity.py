@@ -1,0 +1,393 @@
+"""Write the demo district's days: residents registered (sealed) as they first scan, their
+check-ins with the hourly counts the writer keeps, and the NAT results behind each entry
+decision. Bulk writes (COPY on PostgreSQL, executemany on SQLite), the check-in indexes
+rebuilt once at the end.
+
+NAT testing in March 2022: each resident is sampled every two or three days, in the
+morning, always negative in this district's history (the outbreak comes on top of it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from placecode import changes
+from placecode.checkins.store import COLUMNS, DAY, HOUR, ensure_partitions
+from placecode.clock import clock
+from placecode.config import Settings
+from placecode.db import DriverSql
+from placecode.demo.district import DistrictPlan
+from placecode.demo.population import Population, document_of, name_of, phone_of
+from placecode.demo.scans import CHANNELS, DayOfScans, plan_day, popularity
+from placecode.health.book import HEALTH_COUNTER
+from placecode.health.status import VaccinationState
+from placecode.people.documents import DocType, Document, mask_document, mask_name, mask_phone
+from placecode.people.sealing import Identity, Sealer
+from placecode.people.service import person_key_of
+
+NAT_HOURS = {"green_nat48": 48, "green_nat72": 72, "green_nat72_or_sampled24": 72}
+CHECKIN_INDEXES = {
+    "ix_checkins_venue_id_scanned_at": "venue_id, scanned_at",
+    "ix_checkins_person_id_scanned_at": "person_id, scanned_at",
+}
+
+
+@dataclass(frozen=True)
+class Written:
+    people: int
+    check_ins: int
+    nat_results: int
+    per_day: dict[date, int]
+
+
+def _bulk(
+    session: Session, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    sql = DriverSql(session)
+    sql.many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({sql.marks(len(columns))})", rows)  # noqa: S608  (constants)
+
+
+class NatSchedule:
+    """Every resident's sampling rhythm: every `interval` days (2 or 3), from a phase, at a
+    minute of the morning."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        rng = np.random.default_rng(seed + 2)
+        self.interval = rng.integers(2, 4, size=size)
+        self.phase = rng.integers(0, 3, size=size)
+        self.minute = rng.integers(7 * 60, 11 * 60, size=size)
+
+    def last_sample(self, people: np.ndarray, ordinal: int, second: np.ndarray) -> np.ndarray:
+        """Days before `ordinal` of each person's latest sample at or before the second."""
+        interval = self.interval[people]
+        back = (ordinal + self.phase[people]) % interval
+        today_not_yet = (back == 0) & (self.minute[people] * 60 > second)
+        days: np.ndarray = np.where(today_not_yet, interval, back)
+        return days
+
+    def samples(self, person: int, first: int, last: int) -> list[int]:
+        """Ordinals of the days this person was sampled on, from `first` to `last`."""
+        interval, phase = int(self.interval[person]), int(self.phase[person])
+        return [day for day in range(first, last + 1) if (day + phase) % interval == 0]
+
+
+def write_days(
+    *,
+    session: Session,
+    settings: Settings,
+    sealer: Sealer,
+    plan: DistrictPlan,
+    population: Population,
+    days: list[date],
+    per_day: int,
+    seed: int,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Written:
+    """The district's history over `days`, oldest first."""
+    zone = settings.zone
+    venues = plan.venues
+    venue_ids = np.array([v.id for v in venues], dtype=object)
+    zhennan = venues.index(plan.zhennan)
+    policies = _venue_policies(session, venues)
+    outing = popularity(venues)
+    schedule = NatSchedule(len(population), seed)
+    person_id = np.zeros(len(population), dtype=np.int64)
+    person_keys = np.empty(len(population), dtype=object)
+    first_seen = np.zeros(len(population), dtype=np.int64)
+    next_person = (
+        session.execute(text("SELECT COALESCE(MAX(id), 0) FROM persons")).scalar() or 0
+    ) + 1
+    next_checkin = 1
+    per_day_counts: dict[date, int] = {}
+    _drop_checkin_indexes(session)
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA cache_size = -262144"))  # 256 MiB while loading
+    for number, day in enumerate(days):
+        scans = plan_day(
+            day=day,
+            population=population,
+            outing=outing,
+            zhennan_index=zhennan,
+            per_day=per_day,
+            seed=seed,
+        )
+        midnight = int(datetime.combine(day, time.min, tzinfo=zone).timestamp())
+        at = midnight + scans.second
+        new = np.unique(scans.person[person_id[scans.person] == 0])
+        if len(new):
+            first_at = np.full(len(population), np.iinfo(np.int64).max)
+            np.minimum.at(first_at, scans.person, at)
+            person_id[new] = np.arange(next_person, next_person + len(new))
+            first_seen[new] = first_at[new]
+            next_person += len(new)
+            person_keys[new] = _write_people(
+                session, settings, sealer, population, new, person_id, first_seen
+            )
+        ensure_partitions(session, [midnight - midnight % DAY, midnight - midnight % DAY + DAY])
+        allowed = _entry_allowed(scans, policies, schedule, day.toordinal())
+        ids = np.arange(next_checkin, next_checkin + len(scans))
+        next_checkin += len(scans)
+        _bulk(
+            session,
+            "checkins",
+            COLUMNS,
+            list(
+                zip(
+                    ids.tolist(),
+                    at.tolist(),
+                    venue_ids[scans.venue].tolist(),
+                    person_id[scans.person].tolist(),
+                    [CHANNELS[c] for c in scans.channel.tolist()],
+                    ["green"] * len(scans),
+                    allowed.tolist(),
+                    [None] * len(scans),
+                    [None] * len(scans),
+                    [
+                        "demo" if CHANNELS[c] in ("sentinel", "paper") else None
+                        for c in scans.channel.tolist()
+                    ],
+                    strict=True,
+                )
+            ),
+        )
+        _write_hourly_counts(session, venue_ids, scans.venue, at)
+        per_day_counts[day] = len(scans)
+        if progress is not None:
+            progress("scans", number + 1, len(days))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SELECT setval('checkins_id_seq', {max(next_checkin - 1, 1)})"))
+    _create_checkin_indexes(session)
+    nat_count = _write_nat_results(session, person_id, person_keys, schedule, days, zone)
+    return Written(
+        people=int((person_id > 0).sum()),
+        check_ins=next_checkin - 1,
+        nat_results=nat_count,
+        per_day=per_day_counts,
+    )
+
+
+def _venue_policies(session: Session, venues: list[Any]) -> np.ndarray:
+    """Hours within which a negative NAT must be sampled at each venue (0: green only;
+    negative: the 72-or-sampled-24 policy)."""
+    rows = session.execute(text("SELECT code, entry_policy FROM venue_categories"))
+    by_category = {code: policy for code, policy in rows}
+    hours = []
+    for venue in venues:
+        policy = by_category[venue.category_code]
+        needed = NAT_HOURS.get(policy, 0)
+        hours.append(-needed if policy == "green_nat72_or_sampled24" else needed)
+    return np.array(hours)
+
+
+def _entry_allowed(
+    scans: DayOfScans, policies: np.ndarray, schedule: NatSchedule, ordinal: int
+) -> np.ndarray:
+    days_back = schedule.last_sample(scans.person, ordinal, scans.second)
+    hours = days_back * 24 + (scans.second - schedule.minute[scans.person] * 60) / 3600
+    needed = np.abs(policies[scans.venue])
+    allowed: np.ndarray = (needed == 0) | (hours <= needed)
+    return allowed
+
+
+def _write_people(
+    session: Session,
+    settings: Settings,
+    sealer: Sealer,
+    population: Population,
+    new: np.ndarray,
+    person_id: np.ndarray,
+    first_seen: np.ndarray,
+) -> list[str]:
+    """Register these residents (sealed in one batch); their person keys."""
+    sql = DriverSql(session)
+    keys: list[str] = []
+    rows: list[tuple[Any, ...]] = []
+    identities = []
+    for index in new.tolist():
+        foreign = bool(population.foreign[index])
+        doc_type, number = document_of(index, foreign)
+        key = person_key_of(settings, Document(DocType(doc_type), number))
+        name = name_of(index, foreign)
+        phone = "+86" + phone_of(index)
+        keys.append(key)
+        identities.append((Identity(name=name, doc_number=number, phone=phone), key.encode()))
+        rows.append(
+            (
+                int(person_id[index]),
+                key,
+                doc_type,
+                mask_name(name),
+                mask_document(number),
+                mask_phone(phone),
+                "demo",
+                sql.timestamp(datetime.fromtimestamp(int(first_seen[index]), UTC)),
+            )
+        )
+    sealed = sealer.seal_batch(identities)
+    _bulk(
+        session,
+        "persons",
+        PERSON_COLUMNS,
+        [(*row[:3], envelope, *row[3:]) for row, envelope in zip(rows, sealed, strict=True)],
+    )
+    return keys
+
+
+PERSON_COLUMNS = (
+    "id",
+    "person_key",
+    "doc_type",
+    "sealed",
+    "name_masked",
+    "doc_masked",
+    "phone_masked",
+    "source",
+    "created_at",
+)
+
+
+def _write_hourly_counts(
+    session: Session, venue_ids: np.ndarray, venue: np.ndarray, at: np.ndarray
+) -> None:
+    hour = at - at % HOUR
+    first = int(hour.min())
+    slots = (hour - first) // HOUR + 1
+    keys, counts = np.unique(venue * int(slots.max() + 1) + slots, return_counts=True)
+    venues, hours = np.divmod(keys, int(slots.max() + 1))
+    _bulk(
+        session,
+        "venue_hourly_counts",
+        ("venue_id", "hour", "count"),
+        list(
+            zip(
+                venue_ids[venues].tolist(),
+                (first + (hours - 1) * HOUR).tolist(),
+                counts.tolist(),
+                strict=True,
+            )
+        ),
+    )
+
+
+def _drop_checkin_indexes(session: Session) -> None:
+    for name in CHECKIN_INDEXES:
+        session.execute(text(f"DROP INDEX IF EXISTS {name}"))
+
+
+def _create_checkin_indexes(session: Session) -> None:
+    for name, columns in CHECKIN_INDEXES.items():
+        session.execute(text(f"CREATE INDEX {name} ON checkins ({columns})"))
+
+
+def _write_nat_results(
+    session: Session,
+    person_id: np.ndarray,
+    person_keys: np.ndarray,
+    schedule: NatSchedule,
+    days: list[date],
+    zone: Any,
+) -> int:
+    """Every sample of every registered resident over the days (and the three before), and
+    each one's health profile (latest NAT, vaccination state) for the status book.
+
+    Vectorised, and written in person order so that the (person, sampled_at) index grows
+    at its end rather than all over.
+    """
+    first, last = days[0].toordinal() - 3, days[-1].toordinal()
+    now = clock.now()
+    registered = np.flatnonzero(person_id > 0)
+    registered = registered[np.argsort(person_id[registered])]
+    changes.bump(session=session, name=HEALTH_COUNTER)
+    revision = changes.version(session=session, name=HEALTH_COUNTER)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    midnights = np.array(
+        [
+            int(datetime.combine(date.fromordinal(day), time.min, tzinfo=zone).timestamp())
+            for day in range(first, last + 1)
+        ]
+    )
+    ordinals = np.arange(first, last + 1)
+    created = _timestamps(np.array([int(now.timestamp())]), sqlite)[0]
+    written = 0
+    for start in range(0, len(registered), 100_000):
+        chunk = registered[start : start + 100_000]
+        sampled_on = (ordinals[None, :] + schedule.phase[chunk, None]) % schedule.interval[
+            chunk, None
+        ] == 0
+        sampled_at = midnights[None, :] + schedule.minute[chunk, None] * 60
+        sampled_on &= sampled_at <= now.timestamp()
+        rows, columns = np.nonzero(sampled_on)  # row-major: person order, then time
+        at = sampled_at[rows, columns]
+        ids = person_id[chunk][rows]
+        _bulk(
+            session,
+            "nat_results",
+            ("person_id", "sampled_at", "result", "institution", "created_at"),
+            list(
+                zip(
+                    ids.tolist(),
+                    _timestamps(at, sqlite),
+                    repeat("negative"),
+                    repeat("社区核酸采样点"),
+                    repeat(created),
+                )
+            ),
+        )
+        latest = np.where(sampled_on, sampled_at, -1).max(axis=1)
+        _bulk(
+            session,
+            "health_profiles",
+            (
+                "person_id",
+                "person_key",
+                "nat_sampled_at",
+                "nat_result",
+                "vaccination",
+                "watched",
+                "revision",
+            ),
+            [
+                (
+                    pid,
+                    key,
+                    nat if nat >= 0 else None,
+                    "negative" if nat >= 0 else None,
+                    VaccinationState.no_record.value,
+                    False,
+                    revision,
+                )
+                for pid, key, nat in zip(
+                    person_id[chunk].tolist(),
+                    person_keys[chunk].tolist(),
+                    latest.tolist(),
+                    strict=True,
+                )
+            ],
+        )
+        written += len(at)
+    return written
+
+
+def _timestamps(seconds: np.ndarray, sqlite: bool) -> list[Any]:
+    """Epoch seconds as the UTCDateTime columns store them (text on SQLite)."""
+    if sqlite:
+        text_form = np.datetime_as_string(seconds.astype("datetime64[s]").astype("datetime64[us]"))
+        return [value.replace("T", " ") for value in text_form.tolist()]
+    return [datetime.fromtimestamp(value, UTC) for value in seconds.tolist()]

@@ -1,0 +1,141 @@
+"""The demo district's days: residents registered as they first scan, check-ins with their
+hourly counts, NAT results behind each entry decision, the daily profile, 真南's surge."""
+
+from collections import Counter
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from placecode.checkins.models import CheckIn, VenueHourlyCount
+from placecode.config import Settings
+from placecode.demo import activity, service
+from placecode.demo.district import DistrictPlan, plan_district
+from placecode.demo.population import Population, plan_population
+from placecode.demo.profile import day_profile
+from placecode.demo.scans import plan_day, popularity
+from placecode.health.book import StatusBook
+from placecode.health.models import HealthProfile, NatTest
+from placecode.people.models import Person
+from placecode.people.sealing import load_sealer
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DAYS = [date(2022, 3, 17), date(2022, 3, 18)]
+
+
+@pytest.fixture
+def district(session: Session) -> tuple[DistrictPlan, Population]:
+    streets, categories = service.reference_data(session)
+    plan = plan_district(streets=streets, categories=categories, total=400, seed=5)
+    population = plan_population(
+        venues=plan.venues,
+        street_codes=[str(s["code"]) for s in streets],
+        street_shares=[float(s["pop_share"]) for s in streets],  # type: ignore[arg-type]
+        zhennan_index=plan.venues.index(plan.zhennan),
+        size=4_000,
+        seed=5,
+    )
+    return plan, population
+
+
+def test_the_scans_of_a_day_follow_the_real_daily_profile(
+    district: tuple[DistrictPlan, Population],
+) -> None:
+    plan, population = district
+    for day in (date(2022, 3, 16), date(2022, 3, 19)):  # a Wednesday and a Saturday
+        scans = plan_day(
+            day=day,
+            population=population,
+            outing=popularity(plan.venues),
+            zhennan_index=plan.venues.index(plan.zhennan),
+            per_day=50_000,
+        )
+        generated = np.bincount(scans.second // 1800, minlength=48) / len(scans)
+        correlation = np.corrcoef(generated, day_profile(day))[0, 1]
+        assert correlation > 0.98, correlation
+
+
+def test_a_small_district_keeps_the_invariants_of_the_live_system(
+    session: Session,
+    settings: Settings,
+    demo_ca: Path,
+    district: tuple[DistrictPlan, Population],
+) -> None:
+    plan, population = district
+    service.write_organisations(session=session, settings=settings, plan=plan)
+    service.write_venues(session=session, plan=plan)
+    written = activity.write_days(
+        session=session,
+        settings=settings,
+        sealer=load_sealer(settings),
+        plan=plan,
+        population=population,
+        days=DAYS,
+        per_day=3_000,
+        seed=5,
+    )
+    assert written.check_ins == sum(written.per_day.values())
+    assert session.scalar(select(func.count()).select_from(CheckIn)) == written.check_ins
+    # Residents are registered as they first scan, and never twice.
+    assert session.scalar(select(func.count()).select_from(Person)) == written.people
+    assert written.people < len(population)
+    # The hourly counters hold exactly the scans of each venue-hour.
+    counted = session.execute(
+        text(
+            "SELECT venue_id, scanned_at - scanned_at % 3600 AS hour, count(*) FROM checkins "
+            "GROUP BY venue_id, scanned_at - scanned_at % 3600"
+        )
+    ).all()
+    kept = session.execute(
+        select(VenueHourlyCount.venue_id, VenueHourlyCount.hour, VenueHourlyCount.count)
+    ).all()
+    assert sorted(map(tuple, counted)) == sorted(map(tuple, kept))
+    # Every scan lies inside its day.
+    for day in DAYS:
+        start = int(datetime.combine(day, time.min, tzinfo=SHANGHAI).timestamp())
+        inside = session.scalar(
+            select(func.count()).where(
+                CheckIn.scanned_at >= start, CheckIn.scanned_at < start + 86_400
+            )
+        )
+        assert inside == written.per_day[day]
+    # 真南 draws a crowd on 18 March, several times its usual day.
+    market = Counter(
+        datetime.fromtimestamp(at, SHANGHAI).date()
+        for at in session.scalars(
+            select(CheckIn.scanned_at).where(CheckIn.venue_id == plan.zhennan.id)
+        )
+    )
+    assert market[date(2022, 3, 18)] > 3 * market[date(2022, 3, 17)] > 0
+    # Green-only venues admit everyone; the NAT behind the others was written.
+    refused = session.scalar(
+        text(
+            "SELECT count(*) FROM checkins JOIN venues ON venues.id = checkins.venue_id "
+            "JOIN venue_categories c ON c.code = venues.category_code "
+            "WHERE c.entry_policy = 'green' AND NOT checkins.entry_allowed"
+        )
+    )
+    assert refused == 0
+    assert written.nat_results == session.scalar(select(func.count()).select_from(NatTest)) > 0
+    assert session.scalar(select(func.count()).select_from(HealthProfile)) == written.people
+    # The check-in indexes are back (the schema is as the migrations made it).
+    names = {
+        row[0]
+        for row in session.execute(
+            text(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'checkins'"
+                if session.get_bind().dialect.name == "postgresql"
+                else "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'checkins'"
+            )
+        )
+    }
+    assert set(activity.CHECKIN_INDEXES) <= names
+    # The status book reads the residents' latest NAT.
+    book = StatusBook(settings)
+    book.sync(session)
+    someone = session.scalar(select(Person.person_key).limit(1))
+    assert book.status(str(someone), datetime(2022, 3, 19, 12, tzinfo=SHANGHAI)).nat is not None
