@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import repeat
 from typing import Any
 
@@ -28,7 +28,7 @@ from placecode.demo.district import DistrictPlan
 from placecode.demo.population import Population, document_of, name_of, phone_of
 from placecode.demo.scans import CHANNELS, DayOfScans, plan_day, popularity
 from placecode.health.book import HEALTH_COUNTER
-from placecode.health.status import VaccinationState
+from placecode.health.status import VaccinationState, primary_doses
 from placecode.people.documents import DocType, Document, mask_document, mask_name, mask_phone
 from placecode.people.sealing import Identity, Sealer
 from placecode.people.service import person_key_of
@@ -174,7 +174,7 @@ def write_days(
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SELECT setval('checkins_id_seq', {max(next_checkin - 1, 1)})"))
     _create_checkin_indexes(session)
-    nat_count = _write_nat_results(session, person_id, person_keys, schedule, days, zone)
+    nat_count = _write_nat_results(session, person_id, person_keys, schedule, days, zone, seed)
     return Written(
         people=int((person_id > 0).sum()),
         check_ins=next_checkin - 1,
@@ -303,6 +303,7 @@ def _write_nat_results(
     schedule: NatSchedule,
     days: list[date],
     zone: Any,
+    seed: int,
 ) -> int:
     """Every sample of every registered resident over the days (and the three before), and
     each one's health profile (latest NAT, vaccination state) for the status book.
@@ -325,6 +326,7 @@ def _write_nat_results(
     )
     ordinals = np.arange(first, last + 1)
     created = _timestamps(np.array([int(now.timestamp())]), sqlite)[0]
+    vaccination_plan = VaccinationPlan(len(person_id), seed)
     written = 0
     for start in range(0, len(registered), 100_000):
         chunk = registered[start : start + 100_000]
@@ -351,6 +353,7 @@ def _write_nat_results(
             ),
         )
         latest = np.where(sampled_on, sampled_at, -1).max(axis=1)
+        states = _write_vaccinations(session, chunk, person_id, vaccination_plan, sqlite)
         _bulk(
             session,
             "health_profiles",
@@ -369,20 +372,102 @@ def _write_nat_results(
                     key,
                     nat if nat >= 0 else None,
                     "negative" if nat >= 0 else None,
-                    VaccinationState.no_record.value,
+                    state,
                     False,
                     revision,
                 )
-                for pid, key, nat in zip(
+                for pid, key, nat, state in zip(
                     person_id[chunk].tolist(),
                     person_keys[chunk].tolist(),
                     latest.tolist(),
+                    states,
                     strict=True,
                 )
             ],
         )
         written += len(at)
     return written
+
+
+# Shanghai, spring 2022: most adults boosted or fully vaccinated, few not at all.
+VACCINATION_SHARES = {
+    VaccinationState.booster_complete: 0.45,
+    VaccinationState.primary_complete: 0.38,
+    VaccinationState.primary_incomplete: 0.05,
+    VaccinationState.not_suitable: 0.02,
+    VaccinationState.no_record: 0.10,
+}
+PRODUCTS = (
+    ("北京科兴 CoronaVac", 0.6),
+    ("国药北京生物 BBIBP", 0.35),
+    ("智飞 ZF2001", 0.03),
+    ("康希诺 Convidecia", 0.02),
+)
+
+
+class VaccinationPlan:
+    """Each resident's vaccination state and product, drawn once."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        rng = np.random.default_rng(seed + 3)
+        states = list(VACCINATION_SHARES)
+        self.state = rng.choice(len(states), size=size, p=list(VACCINATION_SHARES.values()))
+        self.states = states
+        self.product = rng.choice(len(PRODUCTS), size=size, p=[share for _n, share in PRODUCTS])
+        self.first = rng.integers(0, 120, size=size)  # days after 2021-03-01
+
+
+def _write_vaccinations(
+    session: Session,
+    chunk: np.ndarray,
+    person_id: np.ndarray,
+    plan: VaccinationPlan,
+    sqlite: bool,
+) -> list[str]:
+    """The doses behind each resident's state (0: a medical exemption); the states."""
+    rows: list[tuple[Any, ...]] = []
+    states: list[str] = []
+    start = date(2021, 3, 1)
+    created = _timestamps(np.array([int(clock.now().timestamp())]), sqlite)[0]
+    for index in chunk.tolist():
+        state = plan.states[int(plan.state[index])]
+        product = PRODUCTS[int(plan.product[index])][0]
+        primary = primary_doses(product)
+        doses = {
+            VaccinationState.booster_complete: primary + 1,
+            VaccinationState.primary_complete: primary,
+            VaccinationState.primary_incomplete: primary - 1,
+        }.get(state, 0)
+        if state is VaccinationState.primary_incomplete and doses == 0:
+            state = VaccinationState.primary_complete  # a one-dose course cannot be half done
+            doses = primary
+        first = start + timedelta(days=int(plan.first[index]))
+        pid = int(person_id[index])
+        if state is VaccinationState.not_suitable:
+            rows.append((pid, 0, first, "", created))
+        for dose in range(1, doses + 1):
+            rows.append(
+                (
+                    pid,
+                    dose,
+                    first + timedelta(days=30 * (dose - 1) + 120 * (dose > primary)),
+                    product,
+                    created,
+                )
+            )
+        states.append(state.value)
+    _bulk(
+        session,
+        "vaccinations",
+        ("person_id", "dose", "vaccinated_at", "product", "created_at"),
+        rows,
+    )
+    return states
+
+
+def _day(day: date, sqlite: bool) -> Any:
+    """A date as the Date columns store it (text on SQLite)."""
+    return day.isoformat() if sqlite else day
 
 
 def _timestamps(seconds: np.ndarray, sqlite: bool) -> list[Any]:

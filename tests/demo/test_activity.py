@@ -19,7 +19,8 @@ from placecode.demo.population import Population, plan_population
 from placecode.demo.profile import day_profile
 from placecode.demo.scans import plan_day, popularity
 from placecode.health.book import StatusBook
-from placecode.health.models import HealthProfile, NatTest
+from placecode.health.models import HealthProfile, NatTest, Vaccination
+from placecode.health.status import Dose, vaccination_state
 from placecode.people.models import Person
 from placecode.people.sealing import load_sealer
 
@@ -122,6 +123,18 @@ def test_a_small_district_keeps_the_invariants_of_the_live_system(
     assert refused == 0
     assert written.nat_results == session.scalar(select(func.count()).select_from(NatTest)) > 0
     assert session.scalar(select(func.count()).select_from(HealthProfile)) == written.people
+    # Vaccination states in realistic proportions, each one what its doses say.
+    doses: dict[int, list[Dose]] = {}
+    for person, dose, when, product in session.execute(
+        select(
+            Vaccination.person_id, Vaccination.dose, Vaccination.vaccinated_at, Vaccination.product
+        )
+    ):
+        doses.setdefault(person, []).append(Dose(dose, when, product))
+    states = dict(session.execute(select(HealthProfile.person_id, HealthProfile.vaccination)).all())
+    assert all(vaccination_state(doses.get(p, [])).value == s for p, s in states.items())
+    shares = Counter(states.values())
+    assert shares["booster_complete"] > shares["primary_complete"] > shares["no_record"] > 0
     # The check-in indexes are back (the schema is as the migrations made it).
     names = {
         row[0]
