@@ -41,25 +41,8 @@ STATES = [s.value for s in VaccinationState]
 def copy_rows(
     database: Database, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
 ) -> None:
-    """Bulk insert: COPY on PostgreSQL, executemany on SQLite."""
     with database.session() as session:
-        connection = session.connection()
-        if connection.dialect.name == "postgresql":
-            raw = connection.connection.driver_connection
-            with (
-                raw.cursor() as cursor,
-                cursor.copy(  # type: ignore[union-attr]
-                    f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-                ) as copy,
-            ):
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            sql = DriverSql(session)
-            sql.many(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({sql.marks(len(columns))})",
-                rows,
-            )
+        DriverSql(session).insert_rows(table, columns, rows)
 
 
 def build_district(

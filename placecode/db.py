@@ -175,6 +175,22 @@ class DriverSql:
         if rows:
             self.connection.exec_driver_sql(statement, [tuple(row) for row in rows])
 
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Bulk insert: COPY on PostgreSQL (one round trip), executemany on SQLite. Table and
+        column names are the caller's constants, never input."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if not self.sqlite:
+            cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        self.many(f"INSERT INTO {table} ({names}) VALUES ({self.marks(len(columns))})", rows)  # noqa: S608
+
 
 # --- migrations ---------------------------------------------------------------
 # Alembic is imported only where a schema is made or checked: every command and worker

@@ -107,18 +107,6 @@ def _allocate_ids(sql: DriverSql, count: int) -> list[int]:
     return list(range(highest + 1, highest + 1 + count))
 
 
-def _insert_rows(sql: DriverSql, rows: Sequence[tuple[object, ...]]) -> None:
-    if not sql.sqlite:
-        # COPY: the fastest way into PostgreSQL, one round trip for the whole batch.
-        cursor = sql.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY checkins ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    statement = f"INSERT INTO checkins ({', '.join(COLUMNS)}) VALUES ({sql.marks(len(COLUMNS))})"  # noqa: S608  (constants)
-    sql.many(statement, rows)
-
-
 def add_to_hourly_counts(sql: DriverSql, counts: dict[tuple[str, int], int]) -> None:
     sql.many(
         f"INSERT INTO venue_hourly_counts (venue_id, hour, count) VALUES ({sql.marks(3)}) "  # noqa: S608
@@ -232,7 +220,7 @@ def store_visits(
             results[index] = Stored(
                 check_in_id=check_in_id, scanned_at=visit.scanned_at, duplicate=False
             )
-        _insert_rows(sql, rows)
+        sql.insert_rows("checkins", COLUMNS, rows)
         add_to_hourly_counts(sql, counts)
     for index, first in repeats:
         original = results[first]

@@ -9,7 +9,7 @@ morning, always negative in this district's history (the outbreak comes on top o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import repeat
@@ -46,22 +46,6 @@ class Written:
     check_ins: int
     nat_results: int
     per_day: dict[date, int]
-
-
-def _bulk(
-    session: Session, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
-) -> None:
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    sql = DriverSql(session)
-    sql.many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({sql.marks(len(columns))})", rows)  # noqa: S608  (constants)
 
 
 class NatSchedule:
@@ -144,8 +128,7 @@ def write_days(
         allowed = _entry_allowed(scans, policies, schedule, day.toordinal())
         ids = np.arange(next_checkin, next_checkin + len(scans))
         next_checkin += len(scans)
-        _bulk(
-            session,
+        DriverSql(session).insert_rows(
             "checkins",
             COLUMNS,
             list(
@@ -241,8 +224,7 @@ def _write_people(
             )
         )
     sealed = sealer.seal_batch(identities)
-    _bulk(
-        session,
+    DriverSql(session).insert_rows(
         "persons",
         PERSON_COLUMNS,
         [(*row[:3], envelope, *row[3:]) for row, envelope in zip(rows, sealed, strict=True)],
@@ -271,8 +253,7 @@ def _write_hourly_counts(
     slots = (hour - first) // HOUR + 1
     keys, counts = np.unique(venue * int(slots.max() + 1) + slots, return_counts=True)
     venues, hours = np.divmod(keys, int(slots.max() + 1))
-    _bulk(
-        session,
+    DriverSql(session).insert_rows(
         "venue_hourly_counts",
         ("venue_id", "hour", "count"),
         list(
@@ -338,8 +319,7 @@ def _write_nat_results(
         rows, columns = np.nonzero(sampled_on)  # row-major: person order, then time
         at = sampled_at[rows, columns]
         ids = person_id[chunk][rows]
-        _bulk(
-            session,
+        DriverSql(session).insert_rows(
             "nat_results",
             ("person_id", "sampled_at", "result", "institution", "created_at"),
             list(
@@ -354,8 +334,7 @@ def _write_nat_results(
         )
         latest = np.where(sampled_on, sampled_at, -1).max(axis=1)
         states = _write_vaccinations(session, chunk, person_id, vaccination_plan, sqlite)
-        _bulk(
-            session,
+        DriverSql(session).insert_rows(
             "health_profiles",
             (
                 "person_id",
@@ -456,8 +435,7 @@ def _write_vaccinations(
                 )
             )
         states.append(state.value)
-    _bulk(
-        session,
+    DriverSql(session).insert_rows(
         "vaccinations",
         ("person_id", "dose", "vaccinated_at", "product", "created_at"),
         rows,
