@@ -37,9 +37,9 @@ from placecode.people.service import person_key_of, read_details
 from placecode.region.models import EntryPolicy
 from placecode.tables import ImportReport
 from placecode.venues import service as venues
-from placecode.venues.api import MAX_UPLOAD, get_codebook
+from placecode.venues.api import get_codebook
 from placecode.venues.codes import VenueSnapshot, check_usable
-from placecode.web.deps import SessionDep, SettingsDep
+from placecode.web.deps import SessionDep, SettingsDep, read_upload
 
 router = APIRouter(prefix="/api/v1", tags=["check-ins"])
 
@@ -342,9 +342,7 @@ async def logbook(
 ) -> ImportReport:
     """Upload a paper logbook (CSV or .xlsx): a row-by-row report; the same file twice adds
     nothing."""
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
-        raise InvalidInput(_("The file is larger than 20 MB; split it."), code="too_large")
+    content = await read_upload(file)
     return await import_logbook(
         request, session, settings, principal, file.filename or "logbook.csv", content, dry_run
     )

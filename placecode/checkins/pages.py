@@ -30,9 +30,9 @@ from placecode.people.documents import DOC_LABELS, DocType
 from placecode.people.service import person_key_of, read_details
 from placecode.region import service as region
 from placecode.venues import service as venues
-from placecode.venues.api import MAX_UPLOAD, get_codebook
+from placecode.venues.api import get_codebook
 from placecode.venues.codes import CodeRefused
-from placecode.web.deps import SessionDep, SettingsDep
+from placecode.web.deps import MAX_UPLOAD, SessionDep, SettingsDep
 from placecode.web.templating import render
 
 router = APIRouter(include_in_schema=False)

@@ -15,7 +15,7 @@ from placecode.accounts.models import Role
 from placecode.accounts.principal import Principal
 from placecode.clock import clock
 from placecode.config import Settings
-from placecode.errors import InvalidInput, NotFound
+from placecode.errors import NotFound
 from placecode.health import service
 from placecode.health.book import StatusBook
 from placecode.health.models import Correction, HealthEvent
@@ -41,12 +41,11 @@ from placecode.people.auth import CurrentPerson
 from placecode.people.sealing import load_sealer
 from placecode.people.service import find_person, person_key_of, read_details
 from placecode.tables import ImportReport
-from placecode.web.deps import SessionDep, SettingsDep
+from placecode.web.deps import SessionDep, SettingsDep, read_upload
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
 Analysts = Annotated[Principal, requires(Role.cdc_analyst)]
-MAX_UPLOAD = 20 * 1024 * 1024
 
 
 def get_statuses(request: Request) -> StatusBook:
@@ -163,13 +162,6 @@ def person_health_view(session: Session, settings: Settings, person_key: str) ->
 
 
 # --- CDC ---------------------------------------------------------------------------------
-
-
-async def read_upload(file: UploadFile) -> bytes:
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
-        raise InvalidInput(_("The file is larger than 20 MB; split it."), code="too_large")
-    return content
 
 
 @router.post("/health/imports/{kind}")

@@ -17,7 +17,7 @@ from placecode.clock import clock
 from placecode.config import Settings
 from placecode.errors import InvalidInput, PlaceCodeError
 from placecode.health import service
-from placecode.health.api import get_statuses, person_health_view, read_upload
+from placecode.health.api import get_statuses, person_health_view
 from placecode.health.status import (
     COLOUR_LABELS,
     EVENT_LABELS,
@@ -31,7 +31,7 @@ from placecode.people.documents import DOC_LABELS, DocType
 from placecode.people.identity import PersonClaim
 from placecode.people.sealing import load_sealer
 from placecode.people.service import find_person
-from placecode.web.deps import SessionDep, SettingsDep
+from placecode.web.deps import SessionDep, SettingsDep, read_upload
 from placecode.web.templating import render
 
 router = APIRouter(include_in_schema=False)

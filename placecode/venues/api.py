@@ -35,7 +35,7 @@ from placecode.venues.schemas import (
     VenueUpdate,
     VenueView,
 )
-from placecode.web.deps import SessionDep, SettingsDep
+from placecode.web.deps import SessionDep, SettingsDep, read_upload
 
 router = APIRouter(prefix="/api/v1", tags=["venues"])
 public_router = APIRouter(tags=["venues"])
@@ -50,7 +50,6 @@ PosterReaders = Annotated[
     requires(Role.district_admin, Role.street_admin, Role.venue_manager, Role.registrar),
 ]
 OrganisationAdmins = Annotated[Principal, requires(Role.district_admin, Role.street_admin)]
-MAX_UPLOAD = 20 * 1024 * 1024
 Responses = dict[int | str, dict[str, Any]]
 PDF: Responses = {200: {"content": {"application/pdf": {}}, "description": "A4 PDF"}}
 PNG: Responses = {200: {"content": {"image/png": {}}, "description": "PNG, 150 dpi"}}
@@ -267,9 +266,7 @@ async def import_venues(
     dry_run: Annotated[bool, Form()] = False,
 ) -> ImportReport:
     """Register venues from a file (name,address,street,category,lon,lat,operator_name)."""
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
-        raise InvalidInput(_("The file is larger than 20 MB; split it."), code="too_large")
+    content = await read_upload(file)
     return service.import_venues(
         session=session,
         principal=principal,

@@ -15,10 +15,10 @@ from placecode.i18n import _
 from placecode.region import service as region
 from placecode.region.models import EntryPolicy
 from placecode.venues import service
-from placecode.venues.api import MAX_UPLOAD, get_codebook, venue_view
+from placecode.venues.api import get_codebook, venue_view
 from placecode.venues.models import KIND_LABELS, STATUS_LABELS, OrganisationKind, VenueStatus
 from placecode.venues.schemas import VenueCreate
-from placecode.web.deps import SessionDep
+from placecode.web.deps import MAX_UPLOAD, SessionDep
 from placecode.web.templating import render
 
 router = APIRouter(include_in_schema=False)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, UploadFile
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from placecode.config import Settings
 from placecode.db import Database
-from placecode.errors import PlaceCodeError
+from placecode.errors import InvalidInput, PlaceCodeError
+from placecode.i18n import _
 
 
 async def get_settings(request: Request) -> Settings:
@@ -59,3 +60,14 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 # scope="function": the commit happens before the response leaves, so a 2xx means durable.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+MAX_UPLOAD = 20 * 1024 * 1024  # an import file: about 200,000 rows of CSV
+
+
+async def read_upload(file: UploadFile) -> bytes:
+    """An uploaded import file, refused past MAX_UPLOAD without reading it all."""
+    content = await file.read(MAX_UPLOAD + 1)
+    if len(content) > MAX_UPLOAD:
+        raise InvalidInput(_("The file is larger than 20 MB; split it."), code="too_large")
+    return content
