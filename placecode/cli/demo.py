@@ -15,7 +15,7 @@ from placecode import signing
 from placecode.cli import serve as serve_command
 from placecode.cli.common import console, database, settings
 from placecode.config import get_settings
-from placecode.demo import activity, service
+from placecode.demo import activity, outbreak, service
 from placecode.demo.district import VENUES, plan_district
 from placecode.demo.population import RESIDENTS, plan_population
 from placecode.demo.scans import SCANS_PER_DAY
@@ -125,6 +125,13 @@ def build(
                 seed=seed,
                 progress=lambda _stage, done, _total: progress.update(task, completed=done),
             )
+            found = outbreak.write_outbreak(
+                session=session,
+                days=history,
+                zone=loaded.zone,
+                zhennan_id=plan.zhennan.id,
+                seed=seed,
+            )
     finally:
         db.dispose()
     console.print(f"Demo accounts (the district's today: {today.isoformat()}, seed {seed}):")
@@ -142,7 +149,17 @@ def build(
     )
     console.print(
         f"{len(plan.venues):,} venues, {len(plan.organisations):,} organisations, "
-        f"{written.people:,} residents who scanned, {written.check_ins:,} check-ins over "
+        f"{written.people:,} residents who scanned, "
+        f"{written.check_ins - found.withdrawn:,} check-ins over "
         f"{days} days, {written.nat_results:,} NAT results; 真南农副产品综合市场 is venue "
         f"{plan.zhennan.id}."
     )
+    cases = found.cases
+    console.print(f"The outbreak: {len(cases)} confirmed cases, entered by the CDC (account cdc):")
+    for case in cases:
+        how = f"met {case.infected_by[:8]}… at {case.met_at}" if case.infected_by else "index case"
+        console.print(
+            f"  {case.person_key}  {case.name_masked}  confirmed "
+            f"{case.confirmed_at:%Y-%m-%d %H:%M}  ({how})",
+            highlight=False,
+        )

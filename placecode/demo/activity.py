@@ -114,15 +114,19 @@ def write_days(
         )
         midnight = int(datetime.combine(day, time.min, tzinfo=zone).timestamp())
         at = midnight + scans.second
-        new = np.unique(scans.person[person_id[scans.person] == 0])
+        new, first_scan = np.unique(scans.person, return_index=True)  # scans run in time order
+        unseen = person_id[new] == 0
+        new, first_scan = new[unseen], first_scan[unseen]
         if len(new):
             first_at = np.full(len(population), np.iinfo(np.int64).max)
             np.minimum.at(first_at, scans.person, at)
             person_id[new] = np.arange(next_person, next_person + len(new))
             first_seen[new] = first_at[new]
             next_person += len(new)
+            source = np.array(CHANNELS, dtype=object)[scans.channel[first_scan]]
+            source[scans.companion_of[first_scan] >= 0] = "companion"
             person_keys[new] = _write_people(
-                session, settings, sealer, population, new, person_id, first_seen
+                session, settings, sealer, population, new, source, person_id, first_seen
             )
         ensure_partitions(session, [midnight - midnight % DAY, midnight - midnight % DAY + DAY])
         allowed = _entry_allowed(scans, policies, schedule, day.toordinal())
@@ -141,7 +145,7 @@ def write_days(
                     ["green"] * len(scans),
                     allowed.tolist(),
                     [None] * len(scans),
-                    [None] * len(scans),
+                    _companion_ids(scans.companion_of, person_id),
                     [
                         "demo" if CHANNELS[c] in ("sentinel", "paper") else None
                         for c in scans.channel.tolist()
@@ -157,6 +161,7 @@ def write_days(
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SELECT setval('checkins_id_seq', {max(next_checkin - 1, 1)})"))
     _create_checkin_indexes(session)
+    _write_companions(session, population, person_id, first_seen)
     nat_count = _write_nat_results(session, person_id, person_keys, schedule, days, zone, seed)
     return Written(
         people=int((person_id > 0).sum()),
@@ -195,6 +200,7 @@ def _write_people(
     sealer: Sealer,
     population: Population,
     new: np.ndarray,
+    source: np.ndarray,
     person_id: np.ndarray,
     first_seen: np.ndarray,
 ) -> list[str]:
@@ -203,7 +209,7 @@ def _write_people(
     keys: list[str] = []
     rows: list[tuple[Any, ...]] = []
     identities = []
-    for index in new.tolist():
+    for index, channel in zip(new.tolist(), source.tolist(), strict=True):
         foreign = bool(population.foreign[index])
         doc_type, number = document_of(index, foreign)
         key = person_key_of(settings, Document(DocType(doc_type), number))
@@ -219,7 +225,7 @@ def _write_people(
                 mask_name(name),
                 mask_document(number),
                 mask_phone(phone),
-                "demo",
+                channel,
                 sql.timestamp(datetime.fromtimestamp(int(first_seen[index]), UTC)),
             )
         )
@@ -243,6 +249,37 @@ PERSON_COLUMNS = (
     "source",
     "created_at",
 )
+
+
+def _companion_ids(companion_of: np.ndarray, person_id: np.ndarray) -> list[int | None]:
+    """The relative's person id for each companion scan, None for the others."""
+    ids = person_id[companion_of].astype(object)
+    ids[companion_of < 0] = None
+    return list(ids.tolist())
+
+
+def _write_companions(
+    session: Session, population: Population, person_id: np.ndarray, first_seen: np.ndarray
+) -> None:
+    """Each accompanied elder on their relative's list, once both are registered."""
+    elders = np.flatnonzero((population.guardian >= 0) & (person_id > 0))
+    elders = elders[person_id[population.guardian[elders]] > 0]
+    relatives = population.guardian[elders]
+    since = np.maximum(first_seen[elders], first_seen[relatives])
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    DriverSql(session).insert_rows(
+        "companions",
+        ("guardian_id", "dependent_id", "relationship", "with_me", "created_at"),
+        list(
+            zip(
+                person_id[relatives].tolist(),
+                person_id[elders].tolist(),
+                repeat("parent"),
+                repeat(True),
+                _timestamps(since, sqlite),
+            )
+        ),
+    )
 
 
 def _write_hourly_counts(

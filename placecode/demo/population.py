@@ -15,6 +15,9 @@ from placecode.people.documents import id_check_digit
 RESIDENTS = 1_240_000
 FOREIGN_SHARE = 0.01  # passports
 ELDERLY_SHARE = 0.2
+# Elderly people without a smartphone: checked in by a younger relative as their companion,
+# or on paper at the door when alone.
+ACCOMPANIED_SHARE = 0.3
 WORKER_SHARE = 0.55
 GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀英华慧建国平红玉兰桂英志刚淑珍海燕文")
 FOREIGN_NAMES = ["Anna", "David", "Maria", "John", "Yuki", "Kim", "Lucas", "Sofia", "Omar", "Ivan"]
@@ -50,6 +53,8 @@ class Population:
     market: np.ndarray  # venue index of their usual market
     work: np.ndarray  # venue index of their workplace (-1: none)
     errands: np.ndarray  # (n, 3) venue indexes of the shops they go to
+    guardian: np.ndarray  # for an accompanied elder, their relative's index (-1: none)
+    ward: np.ndarray  # for that relative, the elder's index (-1: none)
 
     def __len__(self) -> int:
         return len(self.street)
@@ -103,9 +108,13 @@ def plan_population(
     workplaces = np.array([i for i, v in enumerate(venues) if v.category_code in WORKPLACES])
     work = np.where(worker, workplaces[rng.integers(len(workplaces), size=size)], -1)
     errands = _pick(_by_street(venues, street_codes, ERRANDS), street, rng, size=3)
+    foreign = rng.random(size) < FOREIGN_SHARE
+    guardian, ward = _relatives(
+        street, elderly & ~foreign & (rng.random(size) < ACCOMPANIED_SHARE), worker, rng
+    )
     return Population(
         street=street,
-        foreign=rng.random(size) < FOREIGN_SHARE,
+        foreign=foreign,
         elderly=elderly,
         worker=worker,
         activity=rng.lognormal(0.0, 0.6, size=size),
@@ -113,7 +122,24 @@ def plan_population(
         market=market,
         work=work,
         errands=errands,
+        guardian=guardian,
+        ward=ward,
     )
+
+
+def _relatives(
+    street: np.ndarray, accompanied: np.ndarray, worker: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A younger relative on the same street for each accompanied elder, one elder each."""
+    guardian = np.full(len(street), -1)
+    ward = np.full(len(street), -1)
+    for position in range(int(street.max()) + 1):
+        elders = np.flatnonzero(accompanied & (street == position))
+        adults = rng.permutation(np.flatnonzero(worker & (street == position)))
+        paired = min(len(elders), len(adults))
+        guardian[elders[:paired]] = adults[:paired]
+        ward[adults[:paired]] = elders[:paired]
+    return guardian, ward
 
 
 def document_of(index: int, foreign: bool) -> tuple[str, str]:

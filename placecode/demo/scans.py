@@ -23,6 +23,8 @@ CHANNEL_SHARES = (0.45, 0.25, 0.2, 0.06, 0.04)
 # What a scan is: the usual market, an errand, work, home, or a popular place anywhere.
 HABITS = ("market", "errand", "work", "home", "outing")
 HABIT_SHARES = (0.3, 0.27, 0.18, 0.1, 0.15)
+PAPER = CHANNELS.index("paper")
+WITH_ELDER = 0.5  # how often a relative takes their elder along to the market or shops
 
 
 @dataclass
@@ -31,6 +33,7 @@ class DayOfScans:
     venue: np.ndarray  # venue index
     second: np.ndarray  # seconds after the day's local midnight
     channel: np.ndarray  # index into CHANNELS
+    companion_of: np.ndarray  # the relative's resident index for a companion scan, or -1
 
     def __len__(self) -> int:
         return len(self.person)
@@ -82,7 +85,19 @@ def plan_day(
         hours = rng.normal(10.5 * 3600, 2.5 * 3600, size=surge).clip(6 * 3600, 20 * 3600)
         second = np.concatenate([second, hours.astype(np.int64)])
     channel = rng.choice(len(CHANNELS), size=len(person), p=CHANNEL_SHARES)
-    return _folded(DayOfScans(person, venue, second, channel))
+    channel[population.guardian[person] >= 0] = PAPER  # an elder alone: on paper at the door
+    # A relative out shopping takes their elder along, checked in with them as a companion.
+    shopping = np.isin(habit, (0, 1), assume_unique=True)
+    shopping = np.concatenate([shopping, np.ones(len(person) - len(habit), dtype=bool)])
+    along = np.flatnonzero(
+        (population.ward[person] >= 0) & shopping & (rng.random(len(person)) < WITH_ELDER)
+    )
+    companion_of = np.concatenate([np.full(len(person), -1), person[along]])
+    person = np.concatenate([person, population.ward[person[along]]])
+    venue = np.concatenate([venue, venue[along]])
+    second = np.concatenate([second, second[along]])
+    channel = np.concatenate([channel, channel[along]])
+    return _folded(DayOfScans(person, venue, second, channel, companion_of))
 
 
 def _folded(scans: DayOfScans) -> DayOfScans:
@@ -99,5 +114,9 @@ def _folded(scans: DayOfScans) -> DayOfScans:
     kept = order[~repeat]
     kept = kept[np.argsort(scans.second[kept], kind="stable")]
     return DayOfScans(
-        scans.person[kept], scans.venue[kept], scans.second[kept], scans.channel[kept]
+        scans.person[kept],
+        scans.venue[kept],
+        scans.second[kept],
+        scans.channel[kept],
+        scans.companion_of[kept],
     )

@@ -11,17 +11,18 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from placecode.accounts.models import AuditEntry
 from placecode.checkins.models import CheckIn, VenueHourlyCount
 from placecode.config import Settings
-from placecode.demo import activity, service
+from placecode.demo import activity, outbreak, service
 from placecode.demo.district import DistrictPlan, plan_district
 from placecode.demo.population import Population, plan_population
 from placecode.demo.profile import day_profile
 from placecode.demo.scans import plan_day, popularity
 from placecode.health.book import StatusBook
-from placecode.health.models import HealthProfile, NatTest, Vaccination
-from placecode.health.status import Dose, vaccination_state
-from placecode.people.models import Person
+from placecode.health.models import HealthEvent, HealthProfile, NatTest, Vaccination
+from placecode.health.status import Colour, Dose, vaccination_state
+from placecode.people.models import Companion, Person
 from placecode.people.sealing import load_sealer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -60,13 +61,9 @@ def test_the_scans_of_a_day_follow_the_real_daily_profile(
         assert correlation > 0.98, correlation
 
 
-def test_a_small_district_keeps_the_invariants_of_the_live_system(
-    session: Session,
-    settings: Settings,
-    demo_ca: Path,
-    district: tuple[DistrictPlan, Population],
-) -> None:
-    plan, population = district
+def build(
+    session: Session, settings: Settings, plan: DistrictPlan, population: Population
+) -> tuple[activity.Written, outbreak.Outbreak]:
     service.write_organisations(session=session, settings=settings, plan=plan)
     service.write_venues(session=session, plan=plan)
     written = activity.write_days(
@@ -79,8 +76,23 @@ def test_a_small_district_keeps_the_invariants_of_the_live_system(
         per_day=3_000,
         seed=5,
     )
+    found = outbreak.write_outbreak(
+        session=session, days=DAYS, zone=SHANGHAI, zhennan_id=plan.zhennan.id, seed=5
+    )
+    return written, found
+
+
+def test_a_small_district_keeps_the_invariants_of_the_live_system(
+    session: Session,
+    settings: Settings,
+    demo_ca: Path,
+    district: tuple[DistrictPlan, Population],
+) -> None:
+    plan, population = district
+    written, found = build(session, settings, plan, population)
+    remaining = written.check_ins - found.withdrawn
     assert written.check_ins == sum(written.per_day.values())
-    assert session.scalar(select(func.count()).select_from(CheckIn)) == written.check_ins
+    assert session.scalar(select(func.count()).select_from(CheckIn)) == remaining
     # Residents are registered as they first scan, and never twice.
     assert session.scalar(select(func.count()).select_from(Person)) == written.people
     assert written.people < len(population)
@@ -96,14 +108,16 @@ def test_a_small_district_keeps_the_invariants_of_the_live_system(
     ).all()
     assert sorted(map(tuple, counted)) == sorted(map(tuple, kept))
     # Every scan lies inside its day.
+    inside = {}
     for day in DAYS:
         start = int(datetime.combine(day, time.min, tzinfo=SHANGHAI).timestamp())
-        inside = session.scalar(
+        inside[day] = session.scalar(
             select(func.count()).where(
                 CheckIn.scanned_at >= start, CheckIn.scanned_at < start + 86_400
             )
         )
-        assert inside == written.per_day[day]
+        assert written.per_day[day] - found.withdrawn <= inside[day] <= written.per_day[day]
+    assert sum(inside.values()) == remaining
     # 真南 draws a crowd on 18 March, several times its usual day.
     market = Counter(
         datetime.fromtimestamp(at, SHANGHAI).date()
@@ -121,7 +135,9 @@ def test_a_small_district_keeps_the_invariants_of_the_live_system(
         )
     )
     assert refused == 0
-    assert written.nat_results == session.scalar(select(func.count()).select_from(NatTest)) > 0
+    results = Counter(session.scalars(select(NatTest.result)))
+    assert written.nat_results - 3 * len(found.cases) <= results["negative"] <= written.nat_results
+    assert results["positive"] == len(found.cases) > 0
     assert session.scalar(select(func.count()).select_from(HealthProfile)) == written.people
     # Vaccination states in realistic proportions, each one what its doses say.
     doses: dict[int, list[Dose]] = {}
@@ -152,3 +168,113 @@ def test_a_small_district_keeps_the_invariants_of_the_live_system(
     book.sync(session)
     someone = session.scalar(select(Person.person_key).limit(1))
     assert book.status(str(someone), datetime(2022, 3, 19, 12, tzinfo=SHANGHAI)).nat is not None
+
+
+def test_the_outbreak_is_a_chain_of_confirmed_cases_through_real_co_visits(
+    session: Session,
+    settings: Settings,
+    demo_ca: Path,
+    district: tuple[DistrictPlan, Population],
+) -> None:
+    plan, population = district
+    _written, found = build(session, settings, plan, population)
+    cases = found.cases
+    assert len(cases) >= 3
+    assert cases[0].infected_by is None and all(case.infected_by for case in cases[1:])
+    ids = {key: pid for key, pid in session.execute(select(Person.person_key, Person.id))}
+    book = StatusBook(settings)
+    book.sync(session)
+    for case in cases:
+        person = ids[case.person_key]
+        confirmed = int(case.confirmed_at.timestamp())
+        event = session.execute(
+            select(HealthEvent).where(HealthEvent.person_id == person)
+        ).scalar_one()
+        assert (event.kind, event.created_by) == ("confirmed", "cdc")
+        assert event.occurred_at == case.confirmed_at
+        assert session.scalar(
+            select(func.count()).where(
+                AuditEntry.action == "health.event", AuditEntry.target == case.person_key
+            )
+        )
+        # In isolation from the confirmation: no scans, no community samples after it.
+        assert not session.scalar(
+            select(func.count()).where(CheckIn.person_id == person, CheckIn.scanned_at >= confirmed)
+        )
+        results = session.execute(
+            select(NatTest.sampled_at, NatTest.result)
+            .where(NatTest.person_id == person)
+            .order_by(NatTest.sampled_at)
+        ).all()
+        assert results[-1].result == "positive"
+        assert results[-1].sampled_at < case.confirmed_at
+        assert book.status(case.person_key, case.confirmed_at).colour == Colour.red
+        if case.infected_by is None:
+            continue
+        # They met their source at that venue within a quarter of an hour, before it was
+        # confirmed: tracing will find it in the scan log.
+        source = next(c for c in cases if c.person_key == case.infected_by)
+        met = session.execute(
+            text(
+                "SELECT count(*) FROM checkins a JOIN checkins b ON b.venue_id = a.venue_id "
+                "WHERE a.person_id = :source AND b.person_id = :case AND a.venue_id = :venue "
+                "AND abs(a.scanned_at - b.scanned_at) <= 900 AND a.scanned_at < :confirmed"
+            ),
+            {
+                "source": ids[source.person_key],
+                "case": person,
+                "venue": case.met_at,
+                "confirmed": int(source.confirmed_at.timestamp()),
+            },
+        ).scalar_one()
+        assert met > 0
+    # The hourly counters lost the withdrawn scans with them.
+    assert session.scalar(select(func.sum(VenueHourlyCount.count))) == session.scalar(
+        select(func.count()).select_from(CheckIn)
+    )
+
+
+def test_elders_without_a_phone_come_as_companions_or_on_paper(
+    session: Session,
+    settings: Settings,
+    demo_ca: Path,
+    district: tuple[DistrictPlan, Population],
+) -> None:
+    plan, population = district
+    build(session, settings, plan, population)
+    pairs = session.execute(select(Companion.guardian_id, Companion.dependent_id)).all()
+    assert pairs
+    elders = {dependent for _guardian, dependent in pairs}
+    guardians = {dependent: guardian for guardian, dependent in pairs}
+    sources = {
+        pid: source
+        for pid, source in session.execute(
+            select(Person.id, Person.source).where(Person.id.in_(elders))
+        )
+    }
+    assert set(sources.values()) <= {"companion", "paper"}
+    assert "companion" in sources.values()
+    scans = session.execute(
+        select(
+            CheckIn.person_id,
+            CheckIn.venue_id,
+            CheckIn.scanned_at,
+            CheckIn.channel,
+            CheckIn.companion_of,
+        ).where(CheckIn.person_id.in_(elders))
+    ).all()
+    along = [scan for scan in scans if scan.companion_of is not None]
+    assert along and all(scan.companion_of == guardians[scan.person_id] for scan in along)
+    # Alone, an elder is written down at the door; along, they came in with their relative.
+    assert all(scan.channel == "paper" for scan in scans if scan.companion_of is None)
+    for scan in along[:20]:
+        assert session.scalar(
+            select(func.count()).where(
+                CheckIn.person_id == scan.companion_of,
+                CheckIn.venue_id == scan.venue_id,
+                CheckIn.scanned_at == scan.scanned_at,
+            )
+        )
+    # Most residents came in through their phones.
+    channels = Counter(session.scalars(select(Person.source)))
+    assert channels["suishenban"] > channels["paper"] > 0

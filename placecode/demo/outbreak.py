@@ -1,0 +1,211 @@
+"""The demo district's outbreak: a handful of confirmed cases that the CDC enters, chained
+through real co-visits in the scan log, so that tracing has something true to find.
+
+An index case who shops at 真南 is confirmed four days before the district's today; two
+people who were at one of the index case's venues within a quarter of an hour of them are
+confirmed two days later; one co-visitor of each of those the day after. Each case has a
+positive NAT the morning of their confirmation, and no scans or community NATs after it
+(they are in isolation).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from placecode.accounts.models import Role
+from placecode.accounts.service import Operator
+from placecode.checkins.models import CheckIn
+from placecode.checkins.store import HOUR, add_to_hourly_counts
+from placecode.db import DriverSql
+from placecode.health import service as health
+from placecode.health.models import NatTest
+from placecode.health.status import EventKind
+from placecode.people.models import Person
+
+CONTACT_SECONDS = 15 * 60  # together at a venue: scans within a quarter of an hour
+LOOK_BACK = timedelta(days=4)  # how far before a confirmation co-visits are looked for
+CONFIRMED_AT = time(20, 0)  # the CDC confirms in the evening
+SAMPLED_AT = timedelta(hours=10, minutes=16, seconds=30)  # before it (off the minute grid)
+
+
+@dataclass(frozen=True)
+class Case:
+    person_key: str
+    name_masked: str
+    confirmed_at: datetime
+    infected_by: str | None  # the person key of the case they met, None for the index case
+    met_at: str | None  # the venue id where they met
+
+
+@dataclass(frozen=True)
+class Outbreak:
+    cases: list[Case]  # in the order they were confirmed
+    withdrawn: int  # check-ins the cases had made after their confirmation, removed
+
+
+def write_outbreak(
+    *, session: Session, days: list[date], zone: Any, zhennan_id: str, seed: int
+) -> Outbreak:
+    """Enter the outbreak's cases as the demo CDC analyst would (audited events), with their
+    positive NATs."""
+    rng = np.random.default_rng(seed + 4)
+
+    def evening(day: date) -> datetime:
+        return datetime.combine(day, CONFIRMED_AT, tzinfo=zone)
+
+    first = evening(days[max(0, len(days) - 4)])
+    last = evening(days[-1])
+    index = _index_case(session, zhennan_id, first)
+    if index is None:
+        return Outbreak([], 0)
+    cases: list[tuple[int, datetime, int | None, str | None]] = [(index, first, None, None)]
+    taken = {index}
+    # Two of the index case's co-visitors, then one co-visitor of each of those.
+    for sources, confirmed, wanted in (
+        ([(index, first)], min(first + timedelta(days=2), last), 2),
+        (None, min(first + timedelta(days=3), last), 1),
+    ):
+        for source, source_confirmed in sources or [(c[0], c[1]) for c in cases[1:]]:
+            met = _co_visitors(session, source, source_confirmed, rng, taken)[:wanted]
+            for person, venue in met:
+                cases.append((person, confirmed, source, venue))
+                taken.add(person)
+    actor = Operator(username="cdc", role=Role.cdc_analyst.value)
+    keys: dict[int, str] = {
+        pid: key
+        for pid, key in session.execute(
+            select(Person.id, Person.person_key).where(Person.id.in_([c[0] for c in cases]))
+        )
+    }
+    written = []
+    withdrawn = 0
+    for case, confirmed, infector, met_at in cases:
+        withdrawn += _isolate(session, case, confirmed)
+        session.add(
+            NatTest(
+                person_id=case,
+                sampled_at=_midnight(confirmed) + SAMPLED_AT,
+                result="positive",
+                institution="区疾控中心",
+                created_at=confirmed,
+            )
+        )
+        session.flush()
+        note = "Demo outbreak: index case (真南农副产品综合市场)"
+        if infector is not None:
+            note = f"Demo outbreak: infector case {keys[infector][:8]}… at venue {met_at}"
+        health.record_event_for(
+            session=session,
+            actor=actor,
+            person_key=keys[case],
+            kind=EventKind.confirmed,
+            occurred_at=confirmed,
+            note=note,
+        )
+        masked = session.scalar(select(Person.name_masked).where(Person.id == case))
+        written.append(
+            Case(
+                person_key=keys[case],
+                name_masked=str(masked),
+                confirmed_at=confirmed,
+                infected_by=keys[infector] if infector is not None else None,
+                met_at=met_at,
+            )
+        )
+    return Outbreak(written, withdrawn)
+
+
+def _index_case(session: Session, zhennan_id: str, confirmed: datetime) -> int | None:
+    """The 真南 regular with the most scans in the days before `confirmed` (or, in a district
+    too small for one, whoever scanned most)."""
+    start = int((confirmed - LOOK_BACK).timestamp())
+    end = int(confirmed.timestamp())
+    for venue_filter in (CheckIn.venue_id == zhennan_id, CheckIn.venue_id.is_not(None)):
+        visitors = set(
+            session.scalars(
+                select(CheckIn.person_id).where(
+                    venue_filter, CheckIn.scanned_at >= start, CheckIn.scanned_at < end
+                )
+            )
+        )
+        if visitors:
+            counts = Counter(
+                session.scalars(
+                    select(CheckIn.person_id).where(
+                        CheckIn.person_id.in_(sorted(visitors)[:5000]),
+                        CheckIn.scanned_at >= start,
+                        CheckIn.scanned_at < end,
+                    )
+                )
+            )
+            return min(counts, key=lambda person: (-counts[person], person))
+    return None
+
+
+def _co_visitors(
+    session: Session,
+    person: int,
+    confirmed: datetime,
+    rng: np.random.Generator,
+    taken: set[int],
+) -> list[tuple[int, str]]:
+    """People at the same venue as `person` within CONTACT_SECONDS in the days before their
+    confirmation, shuffled: (person id, the venue where they met)."""
+    rows = session.execute(
+        text(
+            "SELECT DISTINCT b.person_id, b.venue_id FROM checkins a JOIN checkins b "
+            "ON b.venue_id = a.venue_id AND b.scanned_at BETWEEN a.scanned_at - :gap "
+            "AND a.scanned_at + :gap AND b.person_id <> a.person_id "
+            "WHERE a.person_id = :person AND a.scanned_at >= :start AND a.scanned_at < :end "
+            "ORDER BY b.person_id, b.venue_id"
+        ),
+        {
+            "gap": CONTACT_SECONDS,
+            "person": person,
+            "start": int((confirmed - LOOK_BACK).timestamp()),
+            "end": int(confirmed.timestamp()),
+        },
+    ).all()
+    found: dict[int, str] = {}
+    for other, venue in rows:
+        if other not in taken:
+            found.setdefault(int(other), str(venue))
+    order = rng.permutation(len(found))
+    items = list(found.items())
+    return [items[i] for i in order.tolist()]
+
+
+def _isolate(session: Session, person: int, confirmed: datetime) -> int:
+    """From their confirmation a case is in isolation: no scans (the hourly counts follow)
+    and no community NAT samples. How many check-ins were withdrawn."""
+    after = int(confirmed.timestamp())
+    gone = session.execute(
+        select(CheckIn.venue_id, CheckIn.scanned_at).where(
+            CheckIn.person_id == person, CheckIn.scanned_at >= after
+        )
+    ).all()
+    if gone:
+        counts = Counter((venue, at - at % HOUR) for venue, at in gone)
+        add_to_hourly_counts(DriverSql(session), {key: -n for key, n in counts.items()})
+        session.execute(text("DELETE FROM venue_hourly_counts WHERE count <= 0"))
+        session.execute(
+            delete(CheckIn).where(CheckIn.person_id == person, CheckIn.scanned_at >= after)
+        )
+    session.execute(
+        delete(NatTest).where(
+            NatTest.person_id == person,
+            NatTest.sampled_at >= _midnight(confirmed),
+        )
+    )
+    return len(gone)
+
+
+def _midnight(moment: datetime) -> datetime:
+    return datetime.combine(moment.date(), time.min, tzinfo=moment.tzinfo)
