@@ -23,11 +23,11 @@ Staff = Annotated[Principal, requires(*ALL_STAFF)]
 DistrictAdmin = Annotated[Principal, requires(Role.district_admin)]
 
 
-def safe_next(target: str | None) -> str:
-    """Follow `next` only within this site."""
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Follow `next` only within this site (else go to `default`)."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/"
+    return default
 
 
 @router.get("/login", response_class=HTMLResponse)

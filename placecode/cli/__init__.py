@@ -18,6 +18,7 @@ from placecode.cli import (
     region,
     serve,
     setup,
+    simulate,
     tokens,
     users,
     venues,
@@ -45,6 +46,7 @@ app.command("purge")(purge.purge)
 app.command("serve")(serve.serve)
 app.command("init")(setup.init)
 app.command("demo")(demo.demo)
+app.command("simulate")(simulate.simulate)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from placecode import db as database_module
 from placecode import signing
 from placecode.cli import serve as serve_command
 from placecode.cli.common import console, database, settings
+from placecode.cli.identity import make_demo_issuers
 from placecode.config import get_settings
 from placecode.demo import activity, outbreak, service
 from placecode.demo.district import VENUES, plan_district
@@ -87,6 +88,7 @@ def build(
             certificates.init_ca(loaded)
         if loaded.authority_public_key is None:
             sealing.init_authority(loaded)
+        make_demo_issuers(loaded)  # 随申办, WeChat, Alipay stand-ins (the simulator signs as them)
         with db.session() as session:
             signing.ensure_signing_key(session=session, settings=loaded)
             region.load_region(

@@ -50,7 +50,7 @@ def _login_page(
 def login_form(request: Request, next: str | None = None) -> HTMLResponse:
     """Sign in as a citizen: name, document and mobile number."""
     require_demo_identity(request)
-    return _login_page(request, {"next": safe_next(next), "doc_type": "id_card"})
+    return _login_page(request, {"next": safe_next(next, "/me"), "doc_type": "id_card"})
 
 
 @router.post("/me/login", response_class=HTMLResponse)
@@ -72,7 +72,7 @@ async def login(
         "doc_number": doc_number,
         "name": name,
         "phone": phone,
-        "next": safe_next(next),
+        "next": safe_next(next, "/me"),
     }
     try:
         details = service.read_details(
@@ -85,7 +85,8 @@ async def login(
         session.rollback()
         return _login_page(request, values, exc.message, exc.status)
     request.session["demo_code"] = code  # the demo's stand-in for the SMS
-    return RedirectResponse(f"/me/login/{pending.id}?next={safe_next(next)}", status_code=303)
+    target = safe_next(next, "/me")
+    return RedirectResponse(f"/me/login/{pending.id}?next={target}", status_code=303)
 
 
 @router.get("/me/login/{sign_in_id}", response_class=HTMLResponse)
@@ -97,7 +98,7 @@ def code_form(sign_in_id: str, request: Request, next: str | None = None) -> HTM
         "people/code.html",
         {
             "sign_in_id": sign_in_id,
-            "next": safe_next(next or "/me"),
+            "next": safe_next(next, "/me"),
             "demo_code": request.session.get("demo_code"),
         },
     )
@@ -122,14 +123,14 @@ async def confirm(
             "people/code.html",
             {
                 "sign_in_id": sign_in_id,
-                "next": safe_next(next),
+                "next": safe_next(next, "/me"),
                 "error": exc.message,
                 "demo_code": request.session.get("demo_code"),
             },
             status_code=exc.status,
         )
     request.session.pop("demo_code", None)
-    response = RedirectResponse(safe_next(next), status_code=303)
+    response = RedirectResponse(safe_next(next, "/me"), status_code=303)
     set_person_cookie(response, request, fresh_token(request, session, person))
     return response
 

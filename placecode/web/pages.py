@@ -13,6 +13,7 @@ from placecode.accounts.principal import Principal
 from placecode.errors import NotFound
 from placecode.i18n import _, current_locale
 from placecode.region import service as region_service
+from placecode.venues import service as venues
 from placecode.web.deps import SessionDep
 from placecode.web.templating import render
 
@@ -34,6 +35,11 @@ def scope_name(*, session: SessionDep, principal: Principal) -> str:
         if kind is ScopeKind.department and principal.scope:
             department = region_service.get_department(session=session, code=principal.scope)
             return department.name_en if english else department.name_zh
+        if kind is ScopeKind.organisation and principal.scope:
+            organisation = venues.get_organisation(session=session, organisation_id=principal.scope)
+            return organisation.name
+        if kind is ScopeKind.venue and principal.scope:
+            return venues.get_venue(session=session, venue_id=principal.scope).name
     except NotFound:
         pass
     return f"{_(SCOPE_LABELS[kind])} {principal.scope}"

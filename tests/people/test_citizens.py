@@ -1,5 +1,6 @@
 """Citizens: the demo identity provider, companions, the personal code."""
 
+import re
 from datetime import timedelta
 
 import zxingcpp
@@ -7,6 +8,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from placecode.clock import clock
+from tests.accounts.test_pages import csrf_of
 from tests.conftest import sign_in_citizen
 
 
@@ -156,3 +158,31 @@ def test_without_a_token_there_is_no_citizen(client: TestClient) -> None:
     assert response.json()["error"] == "citizen_not_signed_in"
     forged = client.get("/api/v1/citizens/me", headers=bearer("eyJhbGciOiJub25lIn0.e30."))
     assert forged.status_code == 401
+
+
+def test_a_citizen_who_opens_the_sign_in_page_lands_on_their_own_page(
+    client: TestClient,
+) -> None:
+    """Not on the staff sign-in: /me/login without a `next` leads back to /me."""
+    form = client.get("/me/login")
+    assert 'name="next" value="/me"' in form.text
+    started = client.post(
+        "/me/login",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "doc_type": "id_card",
+            "doc_number": "11010519491231002X",
+            "name": "王秀英",
+            "phone": "13812345678",
+        },
+        follow_redirects=True,
+    )
+    code = re.search(r'class="code">(\d{6})<', started.text)
+    action = re.search(r'action="(/me/login/sig_[0-9a-f]+)"', started.text)
+    assert code and action, started.text
+    done = client.post(
+        action.group(1),
+        data={"csrf_token": csrf_of(started.text), "code": code.group(1)},
+        follow_redirects=False,
+    )
+    assert (done.status_code, done.headers["location"]) == (303, "/me")

@@ -1,0 +1,200 @@
+"""`placecode demo --no-serve`, then `placecode serve` on it, as two real processes: in
+Chromium every printed account signs in and sees the district (the outbreak's index case
+for the CDC), and `placecode simulate` checks in against it over HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from placecode.demo.district import ZHENNAN
+from placecode.demo.service import CITIZEN, CITIZEN_PHONE
+
+pytestmark = pytest.mark.browser
+PLACECODE = str(Path(sys.executable).parent / "placecode")
+STAFF = ("district_admin", "street_admin", "regulator", "venue_manager", "registrar", "cdc_analyst")
+
+
+@dataclass(frozen=True)
+class ServedDemo:
+    url: str
+    directory: Path
+    env: dict[str, str]
+    passwords: dict[str, str]  # username → password
+    device_token: str
+    index_case: str  # the outbreak's first person key
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDemo]:
+    directory = tmp_path_factory.mktemp("served-demo")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PLACECODE_")}
+    env.update(
+        PLACECODE_KEY_DIR=str(directory / "keys"),
+        PLACECODE_ARGON2_TIME_COST="1",
+        PLACECODE_ARGON2_MEMORY_KIB="8",
+        PLACECODE_ARGON2_PARALLELISM="1",
+        COLUMNS="200",
+    )
+    built = subprocess.run(
+        [
+            PLACECODE,
+            "demo",
+            "--no-serve",
+            "--venues",
+            "400",
+            "--people",
+            "6000",
+            "--scans",
+            "4000",
+            "--days",
+            "5",
+        ],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    passwords, device_token = {}, ""
+    for line in built.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] in STAFF:
+            passwords[parts[1]] = parts[2]
+        elif len(parts) >= 3 and parts[0] == "sentinel":
+            device_token = parts[2]
+    cases = re.findall(r"^\s+([0-9a-f]{32}) ", built.stdout, flags=re.MULTILINE)
+    assert len(passwords) == len(STAFF) and device_token and cases, built.stdout
+    port = free_port()
+    serve_env = {
+        **env,
+        "PLACECODE_DATABASE_URL": f"sqlite:///{directory / 'placecode-demo.db'}",
+        "PLACECODE_CLOCK_TODAY": "2022-03-24",
+    }
+    server = subprocess.Popen(
+        [PLACECODE, "serve", "--port", str(port)],
+        cwd=directory,
+        env=serve_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"placecode serve did not come up: {server.stderr.read()}")  # type: ignore[union-attr]
+            time.sleep(0.2)
+        yield ServedDemo(url, directory, serve_env, passwords, device_token, cases[0])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def staff_signs_in(page: Page, demo: ServedDemo, username: str) -> None:
+    page.goto(f"{demo.url}/login")
+    page.fill("#username", username)
+    page.fill("#password", demo.passwords[username])
+    page.click("button[type=submit]")
+    expect(page.get_by_test_id("role")).not_to_be_empty()
+
+
+def test_every_demo_account_signs_in_and_sees_the_district(page: Page, served: ServedDemo) -> None:
+    for username in ("admin", "zhenru", "commerce", "zhennan-manager"):
+        page.context.clear_cookies()
+        staff_signs_in(page, served, username)
+        page.goto(f"{served.url}/venues?q=真南")
+        expect(page.get_by_text(ZHENNAN).first).to_be_visible()
+    # The registrar's scope is the market's door.
+    page.context.clear_cookies()
+    staff_signs_in(page, served, "zhennan-desk")
+    expect(page.get_by_test_id("scope")).to_have_text(ZHENNAN)
+    # The CDC analyst finds the outbreak's index case, confirmed.
+    page.context.clear_cookies()
+    staff_signs_in(page, served, "cdc")
+    page.goto(f"{served.url}/health/people/{served.index_case}")
+    expect(page.locator("main")).to_contain_text("确诊")
+    # The sentinel device at 真南's gate.
+    page.context.clear_cookies()
+    page.goto(f"{served.url}/login/device")
+    page.fill("#token", served.device_token)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_contain_text(ZHENNAN)
+    # The demo citizen, through the demo identity provider.
+    page.context.clear_cookies()
+    page.goto(f"{served.url}/me/login")
+    page.fill("#name", CITIZEN["name"])
+    page.select_option("#doc_type", CITIZEN["doc_type"])
+    page.fill("#doc_number", CITIZEN["doc_number"])
+    page.fill("#phone", CITIZEN_PHONE)
+    page.click("form.form button[type=submit]")
+    code = page.get_by_test_id("demo-code").locator("strong").inner_text()
+    page.fill("#code", code)
+    page.click("form.form button[type=submit]")
+    expect(page.get_by_test_id("personal-code").locator("svg")).to_be_visible()
+
+
+def test_simulate_checks_in_against_the_served_demo(served: ServedDemo) -> None:
+    database = served.directory / "placecode-demo.db"
+
+    def check_ins() -> int:
+        with sqlite3.connect(database) as connection:
+            return int(connection.execute("SELECT count(*) FROM checkins").fetchone()[0])
+
+    before = check_ins()
+    env = {k: v for k, v in served.env.items() if k != "PLACECODE_DATABASE_URL"}
+    run = subprocess.run(
+        [
+            PLACECODE,
+            "simulate",
+            "--url",
+            served.url,
+            "--duration",
+            "4",
+            "--rate",
+            "15",
+            "--people",
+            "200",
+            "--venues",
+            "50",
+            "--connections",
+            "8",
+        ],
+        cwd=served.directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    created = int(re.search(r"answer 201\s*│\s*([\d,]+)", run.stdout).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert created > 10, run.stdout
+    assert re.search(r"errors\s*│\s*0\b", run.stdout), run.stdout
+    assert re.search(r"latency p99\s*│\s*[\d.]+ ms", run.stdout), run.stdout
+    # Every check-in it was answered for is in the served district's log.
+    assert check_ins() - before >= created
