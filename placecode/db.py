@@ -132,6 +132,28 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def bulk_session(self) -> Iterator[Session]:
+        """A unit of work for building a fresh database in bulk (the demo district). On
+        SQLite, without the rollback journal, fsyncs and per-row foreign-key checks while it
+        runs (a failed build is built again, not recovered), back to normal after it."""
+        if self.engine.dialect.name != "sqlite":
+            with self.session() as session:
+                yield session
+            return
+        with self.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            for pragma in ("foreign_keys=OFF", "journal_mode=OFF", "synchronous=OFF"):
+                raw.execute(f"PRAGMA {pragma}")
+            try:
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    with session.begin():
+                        yield session
+            finally:
+                raw.execute("PRAGMA journal_mode=WAL")
+                connection.invalidate()  # not back to the pool with the other pragmas
+
     def ping(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -94,7 +94,7 @@ def build(
             region.load_region(
                 session=session, data=region.read_region_file(region.packaged_region_path())
             )
-        with db.session() as session, Progress(console=console, transient=True) as progress:
+        with db.bulk_session() as session, Progress(console=console, transient=True) as progress:
             streets, categories = service.reference_data(session)
             plan = plan_district(streets=streets, categories=categories, total=venues, seed=seed)
             task = progress.add_task("organisations", total=len(plan.organisations))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from itertools import repeat
 from typing import Any
 
@@ -25,13 +25,13 @@ from placecode.clock import clock
 from placecode.config import Settings
 from placecode.db import DriverSql
 from placecode.demo.district import DistrictPlan
-from placecode.demo.population import Population, document_of, name_of, phone_of
+from placecode.demo.population import Population, documents_of, name_of, phone_of
 from placecode.demo.scans import CHANNELS, DayOfScans, plan_day, popularity
 from placecode.health.book import HEALTH_COUNTER
 from placecode.health.status import VaccinationState, primary_doses
-from placecode.people.documents import DocType, Document, mask_document, mask_name, mask_phone
+from placecode.people.documents import mask_document, mask_name, mask_phone
 from placecode.people.sealing import Identity, Sealer
-from placecode.people.service import person_key_of
+from placecode.people.service import PersonKeys
 
 NAT_HOURS = {"green_nat48": 48, "green_nat72": 72, "green_nat72_or_sampled24": 72}
 CHECKIN_INDEXES = {
@@ -205,35 +205,40 @@ def _write_people(
     first_seen: np.ndarray,
 ) -> list[str]:
     """Register these residents (sealed in one batch); their person keys."""
-    sql = DriverSql(session)
+    keyer = PersonKeys(settings)
+    sqlite = session.get_bind().dialect.name == "sqlite"
     keys: list[str] = []
-    rows: list[tuple[Any, ...]] = []
     identities = []
-    for index, channel in zip(new.tolist(), source.tolist(), strict=True):
-        foreign = bool(population.foreign[index])
-        doc_type, number = document_of(index, foreign)
-        key = person_key_of(settings, Document(DocType(doc_type), number))
-        name = name_of(index, foreign)
+    names, documents, phones = [], [], []
+    foreign = population.foreign[new]
+    for index, alien, (doc_type, number) in zip(
+        new.tolist(), foreign.tolist(), documents_of(new, foreign), strict=True
+    ):
+        key = keyer.of(doc_type, number)
+        name = name_of(index, alien)
         phone = "+86" + phone_of(index)
         keys.append(key)
         identities.append((Identity(name=name, doc_number=number, phone=phone), key.encode()))
-        rows.append(
-            (
-                int(person_id[index]),
-                key,
-                doc_type,
-                mask_name(name),
-                mask_document(number),
-                mask_phone(phone),
-                channel,
-                sql.timestamp(datetime.fromtimestamp(int(first_seen[index]), UTC)),
-            )
-        )
-    sealed = sealer.seal_batch(identities)
+        names.append(mask_name(name))
+        documents.append(mask_document(number))
+        phones.append(mask_phone(phone))
     DriverSql(session).insert_rows(
         "persons",
         PERSON_COLUMNS,
-        [(*row[:3], envelope, *row[3:]) for row, envelope in zip(rows, sealed, strict=True)],
+        list(
+            zip(
+                person_id[new].tolist(),
+                keys,
+                np.where(foreign, "passport", "id_card").tolist(),
+                sealer.seal_batch(identities),
+                names,
+                documents,
+                phones,
+                source.tolist(),
+                _timestamps(first_seen[new], sqlite),
+                strict=True,
+            )
+        ),
     )
     return keys
 
@@ -440,49 +445,46 @@ def _write_vaccinations(
     plan: VaccinationPlan,
     sqlite: bool,
 ) -> list[str]:
-    """The doses behind each resident's state (0: a medical exemption); the states."""
-    rows: list[tuple[Any, ...]] = []
-    states: list[str] = []
-    start = date(2021, 3, 1)
+    """The doses behind each resident's state (dose 0: a medical exemption); the states."""
+    states = plan.state[chunk]
+    product = plan.product[chunk]
+    primary = np.array([primary_doses(name) for name, _share in PRODUCTS])[product]
+    code = {state: number for number, state in enumerate(plan.states)}
+    incomplete = states == code[VaccinationState.primary_incomplete]
+    # A one-dose course cannot be half done: those people completed it.
+    states = np.where(incomplete & (primary == 1), code[VaccinationState.primary_complete], states)
+    doses = np.select(
+        [
+            states == code[VaccinationState.booster_complete],
+            states == code[VaccinationState.primary_complete],
+            states == code[VaccinationState.primary_incomplete],
+            states == code[VaccinationState.not_suitable],
+        ],
+        [primary + 1, primary, primary - 1, 1],
+    )
+    exempt = states == code[VaccinationState.not_suitable]
+    who = np.repeat(np.arange(len(chunk)), doses)
+    starts = np.cumsum(doses) - doses
+    number = np.arange(len(who)) - starts[who] + 1  # 1, 2, … within each person
+    number[exempt[who]] = 0
+    days = plan.first[chunk][who] + 30 * np.maximum(number - 1, 0) + 120 * (number > primary[who])
+    when = (np.datetime64("2021-03-01") + days).astype("datetime64[D]")
     created = _timestamps(np.array([int(clock.now().timestamp())]), sqlite)[0]
-    for index in chunk.tolist():
-        state = plan.states[int(plan.state[index])]
-        product = PRODUCTS[int(plan.product[index])][0]
-        primary = primary_doses(product)
-        doses = {
-            VaccinationState.booster_complete: primary + 1,
-            VaccinationState.primary_complete: primary,
-            VaccinationState.primary_incomplete: primary - 1,
-        }.get(state, 0)
-        if state is VaccinationState.primary_incomplete and doses == 0:
-            state = VaccinationState.primary_complete  # a one-dose course cannot be half done
-            doses = primary
-        first = start + timedelta(days=int(plan.first[index]))
-        pid = int(person_id[index])
-        if state is VaccinationState.not_suitable:
-            rows.append((pid, 0, first, "", created))
-        for dose in range(1, doses + 1):
-            rows.append(
-                (
-                    pid,
-                    dose,
-                    first + timedelta(days=30 * (dose - 1) + 120 * (dose > primary)),
-                    product,
-                    created,
-                )
-            )
-        states.append(state.value)
+    names = np.array([name for name, _share in PRODUCTS] + [""], dtype=object)
     DriverSql(session).insert_rows(
         "vaccinations",
         ("person_id", "dose", "vaccinated_at", "product", "created_at"),
-        rows,
+        list(
+            zip(
+                person_id[chunk][who].tolist(),
+                number.tolist(),
+                np.datetime_as_string(when).tolist() if sqlite else when.tolist(),
+                names[np.where(exempt[who], len(PRODUCTS), product[who])].tolist(),
+                repeat(created),
+            )
+        ),
     )
-    return states
-
-
-def _day(day: date, sqlite: bool) -> Any:
-    """A date as the Date columns store it (text on SQLite)."""
-    return day.isoformat() if sqlite else day
+    return [plan.states[state].value for state in states.tolist()]
 
 
 def _timestamps(seconds: np.ndarray, sqlite: bool) -> list[Any]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from placecode.demo.district import SURNAMES, VenuePlan
-from placecode.people.documents import id_check_digit
+from placecode.people.documents import ID_CHECK, ID_WEIGHTS, id_check_digit
 
 RESIDENTS = 1_240_000
 FOREIGN_SHARE = 0.01  # passports
@@ -142,16 +142,31 @@ def _relatives(
     return guardian, ward
 
 
+def _birth_and_sequence(index: np.ndarray) -> tuple[np.ndarray, ...]:
+    return 1940 + index % 65, 1 + index // 65 % 12, 1 + index // 780 % 28, index // 21_840 % 1000
+
+
 def document_of(index: int, foreign: bool) -> tuple[str, str]:
     """A valid document for resident `index` (the same index, the same document)."""
     if foreign:
         return "passport", f"E{index:08d}"
-    year = 1940 + index % 65
-    month = 1 + index // 65 % 12
-    day = 1 + index // 780 % 28
-    sequence = index // 21_840 % 1000
+    year, month, day, sequence = (int(part) for part in _birth_and_sequence(np.array(index)))
     first17 = f"310107{year:04d}{month:02d}{day:02d}{sequence:03d}"
     return "id_card", first17 + id_check_digit(first17)
+
+
+def documents_of(index: np.ndarray, foreign: np.ndarray) -> list[tuple[str, str]]:
+    """`document_of` for many residents at once (check digits computed as arrays)."""
+    year, month, day, sequence = _birth_and_sequence(index)
+    prefix = 310107 * 10**11 + year * 10**7 + month * 10**5 + day * 10**3 + sequence
+    digits = prefix[:, None] // 10 ** np.arange(16, -1, -1) % 10
+    check = (digits * np.array(ID_WEIGHTS)).sum(axis=1) % 11
+    return [
+        ("passport", f"E{i:08d}") if alien else ("id_card", f"{first:017d}{ID_CHECK[c]}")
+        for i, alien, first, c in zip(
+            index.tolist(), foreign.tolist(), prefix.tolist(), check.tolist(), strict=True
+        )
+    ]
 
 
 def name_of(index: int, foreign: bool) -> str:

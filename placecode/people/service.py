@@ -89,12 +89,18 @@ def _pepper(secret: str) -> bytes:
 
 def person_key_of(settings: Settings, document: Document) -> str:
     """HMAC-SHA256(pepper, doc_type:number), first 16 bytes, in hex: the pseudonym."""
-    digest = hmac.new(
-        _pepper(settings.secret("pepper")),
-        f"{document.doc_type.value}:{document.number}".encode(),
-        hashlib.sha256,
-    ).digest()
-    return digest[:16].hex()
+    return PersonKeys(settings).of(document.doc_type.value, document.number)
+
+
+class PersonKeys:
+    """The pseudonyms of many documents under one deployment's pepper (read once)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._pepper = _pepper(settings.secret("pepper"))
+
+    def of(self, doc_type: str, number: str) -> str:
+        digest = hmac.new(self._pepper, f"{doc_type}:{number}".encode(), hashlib.sha256).digest()
+        return digest[:16].hex()
 
 
 def get_person(*, session: Session, person_key: str) -> Person:
