@@ -94,6 +94,21 @@ class Settings(BaseSettings):
         description="Yellow for anyone without a NAT sampled within nat_window_days.",
     )
     nat_window_days: int = Field(default=7, ge=1, le=60)
+
+    # Tracing.
+    close_contact_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=1440,
+        description="Minutes of overlap with an index case at which a visitor is a close "
+        "contact (below: an exposure).",
+    )
+    trace_days_before: int = Field(
+        default=4,
+        ge=0,
+        le=28,
+        description="A case's trajectory starts this many days before its onset or sampling.",
+    )
     scheduler: bool = Field(
         default=True, description="Run scheduled work (retention, …) inside the server."
     )

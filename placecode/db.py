@@ -30,6 +30,7 @@ MODEL_MODULES = (
     "placecode.people.models",
     "placecode.checkins.models",
     "placecode.health.models",
+    "placecode.tracing.models",
 )
 
 NAMING_CONVENTION = {
@@ -147,9 +148,11 @@ class Database:
             for pragma in ("foreign_keys=OFF", "journal_mode=OFF", "synchronous=OFF"):
                 raw.execute(f"PRAGMA {pragma}")
             try:
-                with Session(bind=connection, expire_on_commit=False) as session:
-                    with session.begin():
-                        yield session
+                with (
+                    Session(bind=connection, expire_on_commit=False) as session,
+                    session.begin(),
+                ):
+                    yield session
             finally:
                 raw.execute("PRAGMA journal_mode=WAL")
                 connection.invalidate()  # not back to the pool with the other pragmas

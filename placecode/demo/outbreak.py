@@ -1,9 +1,9 @@
 """The demo district's outbreak: a handful of confirmed cases that the CDC enters, chained
 through real co-visits in the scan log, so that tracing has something true to find.
 
-An index case who shops at 真南 is confirmed four days before the district's today; two
-people who were at one of the index case's venues within a quarter of an hour of them are
-confirmed two days later; one co-visitor of each of those the day after. Each case has a
+An index case who shops at 真南 is confirmed four days before the district's today; two of
+their close contacts (visits overlapping 15 minutes or more, as tracing finds them) are
+confirmed two days later; one close contact of each of those the day after. Each case has a
 positive NAT the morning of their confirmation, and no scans or community NATs after it
 (they are in isolation).
 """
@@ -28,8 +28,9 @@ from placecode.health import service as health
 from placecode.health.models import NatTest
 from placecode.health.status import EventKind
 from placecode.people.models import Person
+from placecode.tracing import service as tracing
 
-CONTACT_SECONDS = 15 * 60  # together at a venue: scans within a quarter of an hour
+CONTACT_MINUTES = 15  # together at a venue this long: a close contact, as tracing says
 LOOK_BACK = timedelta(days=4)  # how far before a confirmation co-visits are looked for
 CONFIRMED_AT = time(20, 0)  # the CDC confirms in the evening
 SAMPLED_AT = timedelta(hours=10, minutes=16, seconds=30)  # before it (off the minute grid)
@@ -156,30 +157,22 @@ def _co_visitors(
     rng: np.random.Generator,
     taken: set[int],
 ) -> list[tuple[int, str]]:
-    """People at the same venue as `person` within CONTACT_SECONDS in the days before their
-    confirmation, shuffled: (person id, the venue where they met)."""
-    rows = session.execute(
-        text(
-            "SELECT DISTINCT b.person_id, b.venue_id FROM checkins a JOIN checkins b "
-            "ON b.venue_id = a.venue_id AND b.scanned_at BETWEEN a.scanned_at - :gap "
-            "AND a.scanned_at + :gap AND b.person_id <> a.person_id "
-            "WHERE a.person_id = :person AND a.scanned_at >= :start AND a.scanned_at < :end "
-            "ORDER BY b.person_id, b.venue_id"
-        ),
-        {
-            "gap": CONTACT_SECONDS,
-            "person": person,
-            "start": int((confirmed - LOOK_BACK).timestamp()),
-            "end": int(confirmed.timestamp()),
-        },
-    ).all()
-    found: dict[int, str] = {}
-    for other, venue in rows:
-        if other not in taken:
-            found.setdefault(int(other), str(venue))
-    order = rng.permutation(len(found))
-    items = list(found.items())
-    return [items[i] for i in order.tolist()]
+    """The close contacts of `person` in the days before their confirmation, as tracing
+    finds them, shuffled: (person id, the venue where they first met)."""
+    end = int(confirmed.timestamp())
+    found = tracing.trace(
+        session=session,
+        indexes=[tracing.IndexWindow(person, end - int(LOOK_BACK.total_seconds()), end)],
+        degree=1,
+        threshold_minutes=CONTACT_MINUTES,
+        now=end,
+    )
+    close = [
+        (c.person_id, c.venue_id)
+        for c in found.contacts
+        if c.finding is tracing.Finding.close_contact and c.person_id not in taken
+    ]
+    return [close[i] for i in rng.permutation(len(close)).tolist()]
 
 
 def _isolate(session: Session, person: int, confirmed: datetime) -> int:

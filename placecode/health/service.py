@@ -695,6 +695,71 @@ def _add_event(
     return event
 
 
+def apply_tracing_events(
+    *,
+    session: Session,
+    actor: Actor,
+    case_id: str,
+    events: Sequence[tuple[int, EventKind, datetime]],
+) -> int:
+    """The events a confirmed tracing case creates (person id, kind, from when), skipping
+    any already recorded; how many were added. Audited once for the case."""
+    wanted = {(person, kind.value, int(at.timestamp())): at for person, kind, at in events}
+    people_ids = sorted({person for person, _kind, _at in events})
+    for start in range(0, len(people_ids), 500):
+        for person, kind, at in session.execute(
+            select(HealthEvent.person_id, HealthEvent.kind, HealthEvent.occurred_at).where(
+                HealthEvent.person_id.in_(people_ids[start : start + 500])
+            )
+        ):
+            wanted.pop((person, kind, int(at.timestamp())), None)
+    now = clock.now()
+    session.add_all(
+        HealthEvent(
+            person_id=person,
+            kind=kind,
+            occurred_at=at,
+            case_id=case_id,
+            source="tracing",
+            note=None,
+            created_by=actor.username,
+            created_at=now,
+        )
+        for (person, kind, _second), at in sorted(wanted.items())
+    )
+    session.flush()
+    refresh_profiles(session=session, person_ids=[person for person, _k, _s in wanted])
+    record_audit(
+        session=session,
+        actor=actor,
+        action="health.tracing_events",
+        target=case_id,
+        detail={"added": len(wanted), "found": len(events)},
+    )
+    return len(wanted)
+
+
+def withdraw_tracing_events(*, session: Session, actor: Actor, case_id: str) -> int:
+    """Take back every event a tracing case created; how many. Audited once for the case."""
+    gone = session.execute(
+        select(HealthEvent.id, HealthEvent.person_id).where(
+            HealthEvent.source == "tracing", HealthEvent.case_id == case_id
+        )
+    ).all()
+    ids = [event for event, _person in gone]
+    for start in range(0, len(ids), 500):
+        session.execute(delete(HealthEvent).where(HealthEvent.id.in_(ids[start : start + 500])))
+    refresh_profiles(session=session, person_ids=[person for _event, person in gone])
+    record_audit(
+        session=session,
+        actor=actor,
+        action="health.tracing_events_withdrawn",
+        target=case_id,
+        detail={"withdrawn": len(ids)},
+    )
+    return len(ids)
+
+
 # --- reading -----------------------------------------------------------------------------
 
 

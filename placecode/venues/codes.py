@@ -94,7 +94,7 @@ def load_snapshot(*, session: Session, venue_id: str) -> VenueSnapshot | None:
         status=venue.status,
         code_version=venue.code_version,
         entry_policy=venue.entry_policy or category.entry_policy,
-        dwell_minutes=category.dwell_minutes,
+        dwell_minutes=venue.dwell_minutes or category.dwell_minutes,
     )
 
 

@@ -119,6 +119,7 @@ class Venue(Base):
     vouched_by: Mapped[str | None] = mapped_column(String(80))
     capacity: Mapped[int | None] = mapped_column(Integer)
     entry_policy: Mapped[str | None] = mapped_column(String(40))  # None: the category's
+    dwell_minutes: Mapped[int | None] = mapped_column(Integer)  # None: the category's
     status: Mapped[str] = mapped_column(String(12), default=VenueStatus.active.value)
     code_version: Mapped[int] = mapped_column(Integer, default=1)
     # Normalised name and address: the same place is registered once.
@@ -131,6 +132,10 @@ class Venue(Base):
         CheckConstraint("status IN ('active', 'suspended', 'revoked')", name="status"),
         CheckConstraint("code_version >= 1", name="code_version"),
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity"),
+        CheckConstraint(
+            "dwell_minutes IS NULL OR (dwell_minutes > 0 AND dwell_minutes <= 1440)",
+            name="dwell_minutes",
+        ),
         Index("ix_venues_street_code_category_code", "street_code", "category_code"),
         Index("ix_venues_organisation_id", "organisation_id"),
         Index("ix_venues_category_code", "category_code"),

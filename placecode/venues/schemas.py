@@ -32,6 +32,7 @@ Signature = Annotated[
 Longitude = Annotated[float, Field(ge=-180, le=180, strict=False)]
 Latitude = Annotated[float, Field(ge=-90, le=90, strict=False)]
 Capacity = Annotated[int, Field(ge=1, le=1_000_000), JSON_INTEGER]
+DwellMinutes = Annotated[int, Field(ge=1, le=1440), JSON_INTEGER]
 
 
 class OrganisationCreate(_In):
@@ -99,6 +100,10 @@ class VenueCreate(_In):
     entry_policy: EntryPolicy | None = Field(
         default=None, strict=False, description="Default: the category's."
     )
+    dwell_minutes: DwellMinutes | None = Field(
+        default=None,
+        description="How long a visit lasts here for tracing; default: the category's.",
+    )
     operator_name: Name | None = Field(
         default=None, description="The shop's own name when registering on its behalf."
     )
@@ -117,6 +122,7 @@ class VenueUpdate(_In):
     lat: Latitude | None = None
     capacity: Capacity | None = None
     entry_policy: EntryPolicy | None = Field(default=None, strict=False)
+    dwell_minutes: DwellMinutes | None = None
     operator_uscc: Uscc | None = None
 
 
@@ -140,6 +146,7 @@ class VenueView(_Out):
     capacity: int | None
     entry_policy: EntryPolicy | None
     effective_entry_policy: EntryPolicy
+    dwell_minutes: int | None
     status: VenueStatus
     code_version: int
     registered_by: str

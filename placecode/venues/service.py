@@ -490,6 +490,7 @@ def _prepare_venue(
         vouched_by=vouched_by,
         capacity=data.capacity,
         entry_policy=data.entry_policy.value if data.entry_policy else None,
+        dwell_minutes=data.dwell_minutes,
         status=VenueStatus.active.value,
         code_version=1,
         natural_key=natural_key(data.name, data.address),

@@ -211,23 +211,27 @@ def test_the_outbreak_is_a_chain_of_confirmed_cases_through_real_co_visits(
         assert book.status(case.person_key, case.confirmed_at).colour == Colour.red
         if case.infected_by is None:
             continue
-        # They met their source at that venue within a quarter of an hour, before it was
-        # confirmed: tracing will find it in the scan log.
+        # They were together with their source for 15 minutes or more (visits last their
+        # venue's dwell time) in the four days before it was confirmed: a close contact that
+        # tracing will find in the scan log.
         source = next(c for c in cases if c.person_key == case.infected_by)
+        confirmed_source = int(source.confirmed_at.timestamp())
         met = session.execute(
             text(
-                "SELECT count(*) FROM checkins a JOIN checkins b ON b.venue_id = a.venue_id "
-                "WHERE a.person_id = :source AND b.person_id = :case AND a.venue_id = :venue "
-                "AND abs(a.scanned_at - b.scanned_at) <= 900 AND a.scanned_at < :confirmed"
+                "SELECT coalesce(sum(c.dwell_minutes * 60 - abs(a.scanned_at - b.scanned_at)), 0) "
+                "FROM checkins a JOIN checkins b ON b.venue_id = a.venue_id "
+                "JOIN venues v ON v.id = a.venue_id "
+                "JOIN venue_categories c ON c.code = v.category_code "
+                "WHERE a.person_id = :source AND b.person_id = :case "
+                "AND abs(a.scanned_at - b.scanned_at) < c.dwell_minutes * 60 "
+                "AND a.scanned_at < :confirmed AND a.scanned_at >= :confirmed - 4 * 86400"
             ),
-            {
-                "source": ids[source.person_key],
-                "case": person,
-                "venue": case.met_at,
-                "confirmed": int(source.confirmed_at.timestamp()),
-            },
+            {"source": ids[source.person_key], "case": person, "confirmed": confirmed_source},
         ).scalar_one()
-        assert met > 0
+        assert met >= 15 * 60
+        assert session.scalar(
+            select(func.count()).where(CheckIn.person_id == person, CheckIn.venue_id == case.met_at)
+        )
     # The hourly counters lost the withdrawn scans with them.
     assert session.scalar(select(func.sum(VenueHourlyCount.count))) == session.scalar(
         select(func.count()).select_from(CheckIn)

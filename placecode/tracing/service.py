@@ -1,0 +1,810 @@
+"""Tracing: what the CDC finds in the de-identified scan log once a person's code turns
+abnormal.
+
+A visit is the interval [scan, check-out or scan + the venue's dwell time) (a check-out
+only shortens it). From an index case's visits in its window (its trajectory, 行动轨迹),
+every other visit at the same venue whose interval overlaps is a contact, with the minutes
+of overlap added up per person: at or above the threshold a close contact, below it an
+exposure. From each close contact's first exposure on (time-respecting), their own close
+contacts are secondary contacts (密接的密接), to degree 2 at most. Everything starts from the
+case and walks the (person, time) and (venue, time) indexes: never all pairs.
+
+A tracing case keeps its index people, risky venue windows, parameters and findings; its
+findings become health events only when an analyst confirms it, and a confirmation can be
+withdrawn. Re-identification unseals names, documents and phones with the authority's
+private key, for a CDC analyst with a stated purpose, one audit record per person.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from placecode.accounts.models import AuditEntry, Role
+from placecode.accounts.service import Actor, record_audit
+from placecode.clock import clock
+from placecode.config import Settings
+from placecode.db import DriverSql
+from placecode.errors import Conflict, Forbidden, InvalidInput, NotFound
+from placecode.health import service as health
+from placecode.health.status import EventKind
+from placecode.i18n import N_, _
+from placecode.people.models import Person
+from placecode.people.sealing import load_unsealer
+from placecode.tables import csv_bytes, neutralise
+from placecode.tracing.models import RiskWindow, TracedContact, TracingCase, TracingIndex
+from placecode.venues.models import Venue  # names for the views; the log is read directly
+
+MAX_DWELL = 1440 * 60  # the longest visit a venue may declare, in seconds
+CASE_KINDS = (EventKind.confirmed, EventKind.asymptomatic, EventKind.suspected)
+
+
+class Finding(StrEnum):
+    close_contact = "close_contact"
+    exposure = "exposure"
+    secondary_contact = "secondary_contact"
+
+
+FINDING_LABELS = {
+    Finding.close_contact: N_("Close contact"),
+    Finding.exposure: N_("Exposure"),
+    Finding.secondary_contact: N_("Secondary contact"),
+}
+# What a confirmed finding becomes in the person's health record (red, yellow, red).
+FINDING_EVENTS = {
+    Finding.close_contact: EventKind.close_contact,
+    Finding.exposure: EventKind.exposure,
+    Finding.secondary_contact: EventKind.secondary_contact,
+}
+
+
+class CaseStatus(StrEnum):
+    open = "open"
+    confirmed = "confirmed"
+    withdrawn = "withdrawn"
+
+
+# --- the scan log as visits ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Visit:
+    check_in_id: int
+    person_id: int
+    venue_id: str
+    start: int  # Unix seconds
+    end: int
+
+
+class VisitLog:
+    """The scan log read as visits through its indexes, each venue's dwell time read once.
+    (Driver-level SQL: tracing's hot path runs a few hundred of these range scans a case.)"""
+
+    def __init__(self, session: Session) -> None:
+        self.sql = DriverSql(session)
+        self._dwell: dict[str, int] = {}
+
+    def dwell(self, venue_id: str) -> int:
+        seconds = self._dwell.get(venue_id)
+        if seconds is None:
+            rows = self.sql.all(
+                "SELECT COALESCE(v.dwell_minutes, c.dwell_minutes) FROM venues v "  # noqa: S608
+                f"JOIN venue_categories c ON c.code = v.category_code WHERE v.id = {self.sql.mark}",
+                (venue_id,),
+            )
+            seconds = self._dwell[venue_id] = int(rows[0][0]) * 60 if rows else 0
+        return seconds
+
+    def _visit(
+        self, check_in: int, person: int, venue: str, scanned: int, checkout: int | None
+    ) -> Visit:
+        end = scanned + self.dwell(venue)
+        if checkout is not None:
+            end = max(scanned, min(end, checkout))  # a check-out only shortens the visit
+        return Visit(check_in, person, venue, scanned, end)
+
+    def of_person(self, person_id: int, since: int, until: int) -> list[Visit]:
+        """The person's visits that overlap [since, until), in time order."""
+        mark = self.sql.mark
+        rows = self.sql.all(
+            "SELECT id, venue_id, scanned_at, checkout_at FROM checkins "  # noqa: S608
+            f"WHERE person_id = {mark} AND scanned_at > {mark} AND scanned_at < {mark} "
+            "ORDER BY scanned_at, id",
+            (person_id, since - MAX_DWELL, until),
+        )
+        visits = [self._visit(row[0], person_id, row[1], row[2], row[3]) for row in rows]
+        return [visit for visit in visits if visit.end > since]
+
+    def at_venue(self, venue_id: str, start: int, end: int) -> list[Visit]:
+        """Every visit at the venue that overlaps [start, end)."""
+        mark = self.sql.mark
+        rows = self.sql.all(
+            "SELECT id, person_id, scanned_at, checkout_at FROM checkins "  # noqa: S608
+            f"WHERE venue_id = {mark} AND scanned_at > {mark} AND scanned_at < {mark}",
+            (venue_id, start - self.dwell(venue_id), end),
+        )
+        visits = [self._visit(row[0], row[1], venue_id, row[2], row[3]) for row in rows]
+        return [visit for visit in visits if visit.end > start]
+
+
+# --- contacts ----------------------------------------------------------------------------
+
+
+@dataclass
+class Encounter:
+    """Where and when two people's visits overlapped."""
+
+    venue_id: str
+    start: int
+    end: int
+
+
+@dataclass
+class Contact:
+    person_id: int
+    degree: int
+    finding: Finding
+    overlap: int  # seconds, added up over every overlap with the people traced from
+    first_at: int  # when the first overlap began
+    venue_id: str  # where
+    via: int | None  # the index person or close contact met most, None for a risky venue
+    cluster: int = 0
+    encounters: list[Encounter] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IndexWindow:
+    person_id: int
+    since: int
+    until: int
+
+
+@dataclass(frozen=True)
+class VenueWindow:
+    venue_id: str
+    start: int
+    end: int
+
+
+@dataclass
+class Trace:
+    """What tracing found: each index person's trajectory, the contacts, the clusters."""
+
+    trajectories: dict[int, list[Visit]]
+    contacts: list[Contact]
+    clusters: dict[int, int]  # index person → cluster number (1, 2, …)
+
+
+@dataclass
+class _Tally:
+    overlap: int = 0
+    first_at: int = 2**62
+    venue_id: str = ""
+    by_source: dict[int, int] = field(default_factory=dict)  # seconds met per source person
+    encounters: list[Encounter] = field(default_factory=list)
+
+
+def _meet(
+    log: VisitLog,
+    source: int,
+    visits: Iterable[tuple[Visit, int, int]],
+    tallies: dict[int, _Tally],
+) -> None:
+    """Add the overlaps of these (visit, from, to) stretches of `source` with everyone else."""
+    for visit, start, end in visits:
+        if end <= start:
+            continue
+        for other in log.at_venue(visit.venue_id, start, end):
+            if other.person_id == source:
+                continue
+            begin, finish = max(start, other.start), min(end, other.end)
+            if finish <= begin:  # touching intervals: zero minutes is no contact
+                continue
+            tally = tallies.setdefault(other.person_id, _Tally())
+            tally.overlap += finish - begin
+            tally.by_source[source] = tally.by_source.get(source, 0) + finish - begin
+            tally.encounters.append(Encounter(visit.venue_id, begin, finish))
+            if begin < tally.first_at:
+                tally.first_at, tally.venue_id = begin, visit.venue_id
+
+
+def trace(
+    *,
+    session: Session,
+    indexes: Sequence[IndexWindow],
+    degree: int = 2,
+    threshold_minutes: int = 15,
+    venue_windows: Sequence[VenueWindow] = (),
+    now: int | None = None,
+) -> Trace:
+    """Trace these index people (and risky venue windows) through the scan log."""
+    if degree not in (1, 2):
+        raise InvalidInput(_("The degree is 1 or 2."), code="degree")
+    log = VisitLog(session)
+    threshold = threshold_minutes * 60
+    now = int(clock.now().timestamp()) if now is None else now
+    trajectories = {
+        window.person_id: log.of_person(window.person_id, window.since, window.until)
+        for window in indexes
+    }
+    index_people = set(trajectories)
+    tallies: dict[int, _Tally] = {}
+    for window in indexes:
+        _meet(
+            log,
+            window.person_id,
+            (
+                (v, max(v.start, window.since), min(v.end, window.until))
+                for v in trajectories[window.person_id]
+            ),
+            tallies,
+        )
+    # Index people who met are one cluster; so are index people who met the same person.
+    parent = {person: person for person in index_people}
+
+    def root(person: int) -> int:
+        while parent[person] != person:
+            parent[person] = parent[parent[person]]
+            person = parent[person]
+        return person
+
+    for person, tally in tallies.items():
+        sources = list(tally.by_source)
+        if person in index_people:
+            sources.append(person)
+        for other in sources[1:]:
+            parent[root(other)] = root(sources[0])
+    order = {person: n for n, person in enumerate(w.person_id for w in indexes)}
+    roots = sorted(
+        {root(p) for p in index_people},
+        key=lambda r: min(order[p] for p in index_people if root(p) == r),
+    )
+    clusters = {p: roots.index(root(p)) + 1 for p in index_people}
+
+    contacts: dict[int, Contact] = {}
+    for person, tally in tallies.items():
+        if person in index_people:
+            continue
+        via = max(tally.by_source, key=lambda s: (tally.by_source[s], -s))
+        contacts[person] = Contact(
+            person_id=person,
+            degree=1,
+            finding=Finding.close_contact if tally.overlap >= threshold else Finding.exposure,
+            overlap=tally.overlap,
+            first_at=tally.first_at,
+            venue_id=tally.venue_id,
+            via=via,
+            cluster=clusters[via],
+            encounters=tally.encounters,
+        )
+    if degree == 2:
+        second: dict[int, _Tally] = {}
+        for contact in [c for c in contacts.values() if c.finding is Finding.close_contact]:
+            # Time-respecting: only what the close contact did after they were exposed.
+            _meet(
+                log,
+                contact.person_id,
+                (
+                    (v, max(v.start, contact.first_at), min(v.end, now))
+                    for v in log.of_person(contact.person_id, contact.first_at, now)
+                ),
+                second,
+            )
+        for person, tally in second.items():
+            if person in index_people or person in contacts or tally.overlap < threshold:
+                continue
+            via = max(tally.by_source, key=lambda s: (tally.by_source[s], -s))
+            contacts[person] = Contact(
+                person_id=person,
+                degree=2,
+                finding=Finding.secondary_contact,
+                overlap=tally.overlap,
+                first_at=tally.first_at,
+                venue_id=tally.venue_id,
+                via=via,
+                cluster=contacts[via].cluster,
+                encounters=tally.encounters,
+            )
+    for risky in venue_windows:
+        for visit in log.at_venue(risky.venue_id, risky.start, risky.end):
+            overlap = min(visit.end, risky.end) - max(visit.start, risky.start)
+            if visit.person_id in index_people or visit.person_id in contacts or overlap <= 0:
+                continue
+            contacts[visit.person_id] = Contact(
+                person_id=visit.person_id,
+                degree=1,
+                finding=Finding.exposure,
+                overlap=overlap,
+                first_at=max(visit.start, risky.start),
+                venue_id=risky.venue_id,
+                via=None,
+                encounters=[
+                    Encounter(
+                        risky.venue_id, max(visit.start, risky.start), min(visit.end, risky.end)
+                    )
+                ],
+            )
+    found = sorted(contacts.values(), key=lambda c: (c.degree, -c.overlap, c.person_id))
+    return Trace(trajectories=trajectories, contacts=found, clusters=clusters)
+
+
+def default_window(
+    *, session: Session, settings: Settings, person_key: str
+) -> tuple[datetime, datetime]:
+    """From the case's onset or sampling (the earliest case event or positive NAT) minus
+    the look-back days, to its isolation (the case event) or now."""
+    found = health.health_file(session=session, person_key=person_key)
+    now = clock.now()
+    onsets = [e.occurred_at for e in found.events if e.kind in CASE_KINDS]
+    onsets += [n.sampled_at for n in found.nats if n.result == "positive"]
+    look_back = timedelta(days=settings.trace_days_before)
+    if not onsets:
+        return now - look_back, now
+    isolated = [e.occurred_at for e in found.events if e.kind in CASE_KINDS]
+    until = min(max(isolated), now) if isolated else now
+    return min(onsets) - look_back, until
+
+
+# --- tracing cases -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexRequest:
+    person_key: str
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class VenueRequest:
+    venue_id: str
+    starts_at: datetime
+    ends_at: datetime
+    note: str | None = None
+
+
+def _person(session: Session, person_key: str) -> Person:
+    person = session.scalar(select(Person).where(Person.person_key == person_key))
+    if person is None:
+        raise NotFound(
+            _("Nobody with this person key has scanned here ({key}).").format(key=person_key),
+            code="person_not_found",
+            details={"person_key": person_key},
+        )
+    return person
+
+
+def _check_window(start: datetime, end: datetime, what: str) -> None:
+    if end <= start:
+        raise InvalidInput(
+            _("The window of {what} ends before it starts.").format(what=what),
+            code="window",
+        )
+    if end - start > timedelta(days=60):
+        raise InvalidInput(
+            _("The window of {what} is longer than 60 days.").format(what=what), code="window"
+        )
+
+
+def open_case(
+    *,
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    title: str,
+    people: Sequence[IndexRequest],
+    venues: Sequence[VenueRequest] = (),
+    degree: int = 2,
+    threshold_minutes: int | None = None,
+) -> TracingCase:
+    """Save a tracing case and trace it. Audited."""
+    if not people and not venues:
+        raise InvalidInput(
+            _("Name at least one index person or one risky venue window."), code="empty_case"
+        )
+    if degree not in (1, 2):
+        raise InvalidInput(_("The degree is 1 or 2."), code="degree")
+    now = clock.now()
+    case = TracingCase(
+        id="tc_" + secrets.token_hex(8),
+        title=title.strip() or _("Tracing case"),
+        status=CaseStatus.open.value,
+        degree=degree,
+        threshold_minutes=threshold_minutes or settings.close_contact_minutes,
+        created_by=actor.username,
+        created_at=now,
+    )
+    session.add(case)
+    session.flush()
+    seen: set[int] = set()
+    for request in people:
+        person = _person(session, request.person_key)
+        if person.id in seen:
+            continue
+        seen.add(person.id)
+        since, until = default_window(
+            session=session, settings=settings, person_key=request.person_key
+        )
+        since, until = request.since or since, request.until or until
+        _check_window(since, until, request.person_key)
+        session.add(TracingIndex(case_id=case.id, person_id=person.id, since=since, until=until))
+    for window in venues:
+        if session.scalar(select(Venue.id).where(Venue.id == window.venue_id)) is None:
+            raise NotFound(
+                _("There is no venue {id}.").format(id=window.venue_id), code="venue_not_found"
+            )
+        _check_window(window.starts_at, window.ends_at, window.venue_id)
+        session.add(
+            RiskWindow(
+                case_id=case.id,
+                venue_id=window.venue_id,
+                starts_at=window.starts_at,
+                ends_at=window.ends_at,
+                note=window.note,
+            )
+        )
+    session.flush()
+    record_audit(
+        session=session,
+        actor=actor,
+        action="tracing.open",
+        target=case.id,
+        detail={"people": len(seen), "venues": len(venues), "degree": degree},
+    )
+    run_case(session=session, case=case)
+    return case
+
+
+def get_case(*, session: Session, case_id: str) -> TracingCase:
+    case = session.get(TracingCase, case_id)
+    if case is None:
+        raise NotFound(
+            _("There is no tracing case {id}.").format(id=case_id), code="case_not_found"
+        )
+    return case
+
+
+def list_cases(*, session: Session, limit: int = 100) -> list[TracingCase]:
+    return list(
+        session.scalars(select(TracingCase).order_by(TracingCase.created_at.desc()).limit(limit))
+    )
+
+
+def case_windows(
+    *, session: Session, case: TracingCase
+) -> tuple[list[IndexWindow], list[VenueWindow]]:
+    indexes = [
+        IndexWindow(row.person_id, int(row.since.timestamp()), int(row.until.timestamp()))
+        for row in session.scalars(
+            select(TracingIndex).where(TracingIndex.case_id == case.id).order_by(TracingIndex.id)
+        )
+    ]
+    venues = [
+        VenueWindow(row.venue_id, int(row.starts_at.timestamp()), int(row.ends_at.timestamp()))
+        for row in session.scalars(
+            select(RiskWindow).where(RiskWindow.case_id == case.id).order_by(RiskWindow.id)
+        )
+    ]
+    return indexes, venues
+
+
+def trace_case(*, session: Session, case: TracingCase) -> Trace:
+    indexes, venues = case_windows(session=session, case=case)
+    return trace(
+        session=session,
+        indexes=indexes,
+        degree=case.degree,
+        threshold_minutes=case.threshold_minutes,
+        venue_windows=venues,
+    )
+
+
+def run_case(*, session: Session, case: TracingCase) -> Trace:
+    """Trace the case again and keep its findings (not once confirmed: withdraw first)."""
+    if case.status == CaseStatus.confirmed.value:
+        raise Conflict(
+            _("This case is confirmed; withdraw the confirmation before tracing it again."),
+            code="case_confirmed",
+        )
+    found = trace_case(session=session, case=case)
+    session.execute(delete(TracedContact).where(TracedContact.case_id == case.id))
+    session.add_all(
+        TracedContact(
+            case_id=case.id,
+            person_id=contact.person_id,
+            degree=contact.degree,
+            kind=contact.finding.value,
+            overlap_seconds=contact.overlap,
+            first_at=datetime.fromtimestamp(contact.first_at, UTC),
+            venue_id=contact.venue_id,
+            via_person_id=contact.via,
+            cluster=contact.cluster,
+        )
+        for contact in found.contacts
+    )
+    case.traced_at = clock.now()
+    session.flush()
+    return found
+
+
+def saved_contacts(*, session: Session, case: TracingCase) -> list[TracedContact]:
+    return list(
+        session.scalars(
+            select(TracedContact)
+            .where(TracedContact.case_id == case.id)
+            .order_by(
+                TracedContact.degree,
+                TracedContact.overlap_seconds.desc(),
+                TracedContact.person_id,
+            )
+        )
+    )
+
+
+def confirm_case(*, session: Session, actor: Actor, case_id: str) -> int:
+    """Turn the case's findings into health events (close and secondary contacts red,
+    exposures yellow, from when each was first exposed); how many were added. Audited."""
+    case = get_case(session=session, case_id=case_id)
+    if case.status == CaseStatus.confirmed.value:
+        raise Conflict(_("This case is already confirmed."), code="case_confirmed")
+    contacts = saved_contacts(session=session, case=case)
+    added = health.apply_tracing_events(
+        session=session,
+        actor=actor,
+        case_id=case.id,
+        events=[(c.person_id, FINDING_EVENTS[Finding(c.kind)], c.first_at) for c in contacts],
+    )
+    case.status = CaseStatus.confirmed.value
+    case.confirmed_by, case.confirmed_at = actor.username, clock.now()
+    record_audit(
+        session=session,
+        actor=actor,
+        action="tracing.confirm",
+        target=case.id,
+        detail={"contacts": len(contacts), "events": added},
+    )
+    return added
+
+
+def withdraw_case(*, session: Session, actor: Actor, case_id: str, reason: str) -> int:
+    """The circuit breaker: take back every event the confirmation made; how many."""
+    case = get_case(session=session, case_id=case_id)
+    if case.status != CaseStatus.confirmed.value:
+        raise Conflict(_("Only a confirmed case can be withdrawn."), code="case_not_confirmed")
+    if not reason.strip():
+        raise InvalidInput(_("Say why the confirmation is withdrawn."), code="reason_required")
+    withdrawn = health.withdraw_tracing_events(session=session, actor=actor, case_id=case.id)
+    case.status = CaseStatus.withdrawn.value
+    case.withdrawn_by, case.withdrawn_at = actor.username, clock.now()
+    record_audit(
+        session=session,
+        actor=actor,
+        action="tracing.withdraw",
+        target=case.id,
+        purpose=reason.strip(),
+        detail={"events": withdrawn},
+    )
+    return withdrawn
+
+
+# --- re-identification ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reidentified:
+    person_key: str
+    doc_type: str
+    name: str | None
+    doc_number: str | None
+    phone: str | None
+
+
+MIN_PURPOSE = 5
+
+
+def reidentify(
+    *,
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    person_keys: Sequence[str],
+    purpose: str,
+    case_id: str | None = None,
+) -> list[Reidentified]:
+    """Unseal these people's names, documents and phones: a CDC analyst only, with a stated
+    purpose, the authority's private key configured; one audit record per person."""
+    if actor.role != Role.cdc_analyst.value:
+        raise Forbidden(_("Only a CDC analyst may re-identify people."), code="not_cdc")
+    purpose = " ".join(purpose.split())
+    if len(purpose) < MIN_PURPOSE:
+        raise InvalidInput(
+            _("State the purpose of re-identifying (at least {n} characters).").format(
+                n=MIN_PURPOSE
+            ),
+            code="purpose_required",
+            details={"field": "purpose"},
+        )
+    keys = list(dict.fromkeys(person_keys))
+    if not keys:
+        raise InvalidInput(_("Choose whom to re-identify."), code="nobody")
+    if len(keys) > 5000:
+        raise InvalidInput(_("Re-identify at most 5,000 people at a time."), code="too_many")
+    unsealer = load_unsealer(settings)  # refused here when the key is not configured
+    people: dict[str, Person] = {}
+    for start in range(0, len(keys), 500):
+        for person in session.scalars(
+            select(Person).where(Person.person_key.in_(keys[start : start + 500]))
+        ):
+            people[person.person_key] = person
+    missing = [key for key in keys if key not in people]
+    if missing:
+        raise NotFound(
+            _("Nobody with this person key: {key}.").format(key=missing[0]),
+            code="person_not_found",
+        )
+    found = []
+    for key in keys:
+        person = people[key]
+        identity = unsealer.unseal(person.sealed, key.encode())
+        record_audit(
+            session=session,
+            actor=actor,
+            action="person.reidentify",
+            target=key,
+            purpose=purpose,
+            detail={"case": case_id} if case_id else None,
+        )
+        found.append(
+            Reidentified(key, person.doc_type, identity.name, identity.doc_number, identity.phone)
+        )
+    return found
+
+
+def reidentifications(*, session: Session, limit: int = 500) -> list[AuditEntry]:
+    """Who re-identified whom, when and why, newest first."""
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "person.reidentify")
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- views and exports ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonLabel:
+    person_key: str
+    name_masked: str
+    doc_masked: str
+    phone_masked: str | None
+
+
+@dataclass(frozen=True)
+class VenueLabel:
+    id: str
+    name: str
+    street_code: str
+    category_code: str
+
+
+def person_labels(*, session: Session, person_ids: Iterable[int]) -> dict[int, PersonLabel]:
+    ids = sorted(set(person_ids))
+    labels: dict[int, PersonLabel] = {}
+    for start in range(0, len(ids), 500):
+        for row in session.execute(
+            select(
+                Person.id,
+                Person.person_key,
+                Person.name_masked,
+                Person.doc_masked,
+                Person.phone_masked,
+            ).where(Person.id.in_(ids[start : start + 500]))
+        ):
+            labels[row[0]] = PersonLabel(row[1], row[2], row[3], row[4])
+    return labels
+
+
+def venue_labels(*, session: Session, venue_ids: Iterable[str]) -> dict[str, VenueLabel]:
+    ids = sorted(set(venue_ids))
+    labels: dict[str, VenueLabel] = {}
+    for start in range(0, len(ids), 500):
+        for row in session.execute(
+            select(
+                Venue.id,
+                Venue.name,
+                Venue.street_code,
+                Venue.category_code,
+            ).where(Venue.id.in_(ids[start : start + 500]))
+        ):
+            labels[row[0]] = VenueLabel(row[0], row[1], row[2], row[3])
+    return labels
+
+
+EXPORT_COLUMNS = (
+    "degree",
+    "finding",
+    "person_key",
+    "name_masked",
+    "doc_masked",
+    "phone_masked",
+    "overlap_minutes",
+    "first_exposed_at",
+    "venue_id",
+    "venue_name",
+    "via_person_key",
+    "cluster",
+)
+IDENTITY_COLUMNS = ("name", "doc_type", "doc_number", "phone")
+
+
+def export_rows(
+    *,
+    session: Session,
+    settings: Settings,
+    case: TracingCase,
+    identities: dict[str, Reidentified] | None = None,
+) -> tuple[list[str], list[list[Any]]]:
+    """The case's findings as a table; identity columns only when re-identified."""
+    contacts = saved_contacts(session=session, case=case)
+    people = person_labels(
+        session=session,
+        person_ids=[c.person_id for c in contacts]
+        + [c.via_person_id for c in contacts if c.via_person_id],
+    )
+    venues = venue_labels(session=session, venue_ids=[c.venue_id for c in contacts])
+    zone = settings.zone
+    columns = list(EXPORT_COLUMNS) + (list(IDENTITY_COLUMNS) if identities is not None else [])
+    rows = []
+    for contact in contacts:
+        label = people[contact.person_id]
+        row: list[Any] = [
+            contact.degree,
+            contact.kind,
+            label.person_key,
+            label.name_masked,
+            label.doc_masked,
+            label.phone_masked or "",
+            round(contact.overlap_seconds / 60, 1),
+            contact.first_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            contact.venue_id,
+            venues[contact.venue_id].name if contact.venue_id in venues else "",
+            people[contact.via_person_id].person_key if contact.via_person_id else "",
+            contact.cluster,
+        ]
+        if identities is not None:
+            who = identities.get(label.person_key)
+            row += [who.name, who.doc_type, who.doc_number, who.phone] if who else ["", "", "", ""]
+        rows.append(row)
+    return columns, rows
+
+
+def export_bytes(columns: Sequence[str], rows: Sequence[Sequence[Any]], format: str) -> bytes:
+    """CSV (UTF-8 with BOM) or an Excel workbook; every cell neutralised against formulas."""
+    if format == "csv":
+        return csv_bytes(columns, rows)
+    if format != "xlsx":
+        raise InvalidInput(_("Export as csv or xlsx."), code="format")
+    from openpyxl import Workbook  # only exports pay for it
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("contacts")
+    sheet.append(list(columns))
+    for row in rows:
+        sheet.append(
+            [value if isinstance(value, int | float) else neutralise(value) for value in row]
+        )
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
