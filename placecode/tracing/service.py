@@ -394,6 +394,42 @@ def _check_window(start: datetime, end: datetime, what: str) -> None:
         )
 
 
+def index_windows(
+    *, session: Session, settings: Settings, people: Sequence[IndexRequest]
+) -> list[IndexWindow]:
+    """Each index person once, with their window (the default one where none is given)."""
+    windows: dict[int, IndexWindow] = {}
+    for request in people:
+        person = _person(session, request.person_key)
+        if person.id in windows:
+            continue
+        since, until = default_window(
+            session=session, settings=settings, person_key=request.person_key
+        )
+        since, until = request.since or since, request.until or until
+        _check_window(since, until, request.person_key)
+        windows[person.id] = IndexWindow(person.id, int(since.timestamp()), int(until.timestamp()))
+    return list(windows.values())
+
+
+def venue_windows(*, session: Session, venues: Sequence[VenueRequest]) -> list[VenueWindow]:
+    windows = []
+    for request in venues:
+        if session.get(Venue, request.venue_id) is None:
+            raise NotFound(
+                _("There is no venue {id}.").format(id=request.venue_id), code="venue_not_found"
+            )
+        _check_window(request.starts_at, request.ends_at, request.venue_id)
+        windows.append(
+            VenueWindow(
+                request.venue_id,
+                int(request.starts_at.timestamp()),
+                int(request.ends_at.timestamp()),
+            )
+        )
+    return windows
+
+
 def open_case(
     *,
     session: Session,
@@ -424,31 +460,25 @@ def open_case(
     )
     session.add(case)
     session.flush()
-    seen: set[int] = set()
-    for request in people:
-        person = _person(session, request.person_key)
-        if person.id in seen:
-            continue
-        seen.add(person.id)
-        since, until = default_window(
-            session=session, settings=settings, person_key=request.person_key
-        )
-        since, until = request.since or since, request.until or until
-        _check_window(since, until, request.person_key)
-        session.add(TracingIndex(case_id=case.id, person_id=person.id, since=since, until=until))
-    for window in venues:
-        if session.scalar(select(Venue.id).where(Venue.id == window.venue_id)) is None:
-            raise NotFound(
-                _("There is no venue {id}.").format(id=window.venue_id), code="venue_not_found"
+    indexes = index_windows(session=session, settings=settings, people=people)
+    risky = venue_windows(session=session, venues=venues)
+    for window in indexes:
+        session.add(
+            TracingIndex(
+                case_id=case.id,
+                person_id=window.person_id,
+                since=datetime.fromtimestamp(window.since, UTC),
+                until=datetime.fromtimestamp(window.until, UTC),
             )
-        _check_window(window.starts_at, window.ends_at, window.venue_id)
+        )
+    for request, venue in zip(venues, risky, strict=True):
         session.add(
             RiskWindow(
                 case_id=case.id,
-                venue_id=window.venue_id,
-                starts_at=window.starts_at,
-                ends_at=window.ends_at,
-                note=window.note,
+                venue_id=venue.venue_id,
+                starts_at=datetime.fromtimestamp(venue.start, UTC),
+                ends_at=datetime.fromtimestamp(venue.end, UTC),
+                note=request.note,
             )
         )
     session.flush()
@@ -457,7 +487,7 @@ def open_case(
         actor=actor,
         action="tracing.open",
         target=case.id,
-        detail={"people": len(seen), "venues": len(venues), "degree": degree},
+        detail={"people": len(indexes), "venues": len(risky), "degree": degree},
     )
     run_case(session=session, case=case)
     return case
@@ -494,6 +524,15 @@ def case_windows(
         )
     ]
     return indexes, venues
+
+
+def risk_notes(*, session: Session, case: TracingCase) -> list[str | None]:
+    """The notes of the case's risky venue windows, in the order of `case_windows`."""
+    return list(
+        session.scalars(
+            select(RiskWindow.note).where(RiskWindow.case_id == case.id).order_by(RiskWindow.id)
+        )
+    )
 
 
 def trace_case(*, session: Session, case: TracingCase) -> Trace:

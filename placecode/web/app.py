@@ -36,6 +36,8 @@ from placecode.people import pages as people_pages
 from placecode.people.identity import IdentityBook
 from placecode.region import api as region_api
 from placecode.signing import Keyring
+from placecode.tracing import api as tracing_api
+from placecode.tracing import pages as tracing_pages
 from placecode.venues import api as venues_api
 from placecode.venues import pages as venues_pages
 from placecode.venues.codes import CodeBook
@@ -135,11 +137,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         venues_api.public_router,
         people_api.router,
         health_api.router,
+        tracing_api.router,
         web_pages.router,
         accounts_pages.router,
         venues_pages.router,
         people_pages.router,
         health_pages.router,
+        tracing_pages.router,
     ):
         app.router.routes.extend(router.routes)
     app.mount("/static/apidocs", StaticFiles(directory=API_DOCS_ASSETS), name="apidocs")

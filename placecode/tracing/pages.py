@@ -1,0 +1,433 @@
+"""Pages of tracing, the CDC's console: open a case, read the index people's trajectories
+as a timeline, sort and filter the contacts, see the cluster as a picture, confirm or
+withdraw, re-identify with a purpose, export; the re-identification audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from sqlalchemy.orm import Session
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from placecode.accounts.authz import requires
+from placecode.accounts.models import Role
+from placecode.accounts.principal import Principal
+from placecode.config import Settings
+from placecode.errors import InvalidInput, PlaceCodeError
+from placecode.health import service as health
+from placecode.health.api import get_statuses
+from placecode.i18n import _
+from placecode.people.documents import DOC_LABELS, DocType
+from placecode.tracing import service
+from placecode.tracing.api import case_view, export_response
+from placecode.tracing.schemas import CaseView, ContactView
+from placecode.tracing.service import FINDING_LABELS, CaseStatus, Finding, Reidentified
+from placecode.web.deps import SessionDep, SettingsDep
+from placecode.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+Analysts = Annotated[Principal, requires(Role.cdc_analyst)]
+CaseId = Annotated[str, Path(pattern=r"^tc_[0-9a-f]{16}$")]
+SORTS = {
+    "overlap": lambda c: (-c.overlap_minutes, c.degree),
+    "first": lambda c: (c.first_at, c.degree),
+    "degree": lambda c: (c.degree, -c.overlap_minutes),
+}
+PICTURE_CONTACTS = 40
+
+
+def _list_page(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "tracing/cases.html",
+        {
+            "principal": principal,
+            "cases": service.list_cases(session=session),
+            "doc_types": list(DocType),
+            "doc_labels": DOC_LABELS,
+            "error": error,
+            "values": values or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/tracing", response_class=HTMLResponse)
+def cases_page(request: Request, principal: Analysts, session: SessionDep) -> HTMLResponse:
+    """The tracing cases, and a form to open one."""
+    return _list_page(request, principal, session)
+
+
+@router.post("/tracing", response_class=HTMLResponse)
+def open_case(
+    request: Request,
+    principal: Analysts,
+    session: SessionDep,
+    settings: SettingsDep,
+    title: Annotated[str, Form(max_length=200)] = "",
+    person_key: Annotated[str, Form(max_length=40)] = "",
+    doc_type: Annotated[str, Form(max_length=40)] = "",
+    doc_number: Annotated[str, Form(max_length=60)] = "",
+    since: Annotated[str, Form(max_length=40)] = "",
+    until: Annotated[str, Form(max_length=40)] = "",
+    degree: Annotated[str, Form(max_length=2)] = "2",
+    venue_id: Annotated[str, Form(max_length=16)] = "",
+    starts_at: Annotated[str, Form(max_length=40)] = "",
+    ends_at: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Open a case for an index person (by document or person key) and/or a risky venue."""
+    values = {
+        "title": title,
+        "person_key": person_key,
+        "doc_type": doc_type,
+        "since": since,
+        "until": until,
+        "degree": degree,
+        "venue_id": venue_id,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+    }
+    try:
+        people = []
+        if person_key.strip() or doc_number.strip():
+            key = person_key.strip().lower() or health.person_key_for(
+                settings=settings, doc_type=doc_type, doc_number=doc_number
+            )
+            people.append(
+                service.IndexRequest(
+                    person_key=key,
+                    since=_moment(since, "since", settings),
+                    until=_moment(until, "until", settings),
+                )
+            )
+        venues = []
+        if venue_id.strip():
+            venues.append(
+                service.VenueRequest(
+                    venue_id=venue_id.strip(),
+                    starts_at=health.parse_moment(starts_at, field="starts_at", settings=settings),
+                    ends_at=health.parse_moment(ends_at, field="ends_at", settings=settings),
+                )
+            )
+        if degree not in ("1", "2"):
+            raise InvalidInput(_("The degree is 1 or 2."), code="degree")
+        case = service.open_case(
+            session=session,
+            settings=settings,
+            actor=principal,
+            title=title,
+            people=people,
+            venues=venues,
+            degree=int(degree),
+        )
+    except PlaceCodeError as exc:
+        session.rollback()
+        return _list_page(request, principal, session, exc.message, values, exc.status)
+    return RedirectResponse(f"/tracing/cases/{case.id}", status_code=303)
+
+
+def _moment(raw: str, field: str, settings: Settings) -> Any:
+    return health.parse_moment(raw, field=field, settings=settings) if raw.strip() else None
+
+
+@dataclass(frozen=True)
+class Node:
+    key: str
+    label: str
+    x: int
+    y: int
+    kind: str  # index, venue, contact
+
+
+@dataclass(frozen=True)
+class Edge:
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class Picture:
+    width: int
+    height: int
+    nodes: list[Node]
+    edges: list[Edge]
+
+
+def cluster_picture(view: CaseView) -> Picture:
+    """People and venues as a graph: index cases, the venues where they met people, and
+    the contacts met there (the closest first, at most PICTURE_CONTACTS)."""
+    shown = sorted(view.contacts, key=lambda c: (c.degree, -c.overlap_minutes))[:PICTURE_CONTACTS]
+    venues = list(dict.fromkeys(c.venue_id for c in shown))
+    names = {v.venue_id: v.venue_name for t in view.trajectories for v in t.visits}
+    names.update({c.venue_id: c.venue_name for c in shown})
+    step = 26
+    height = step * (max(len(view.trajectories), len(venues), len(shown), 1) + 1)
+    index_nodes = {
+        t.person_key: Node(t.person_key, t.name_masked, 70, step * (n + 1), "index")
+        for n, t in enumerate(view.trajectories)
+    }
+    venue_nodes = {
+        v: Node(v, names.get(v, v), 330, step * (n + 1), "venue") for n, v in enumerate(venues)
+    }
+    contact_nodes = {
+        c.person_key: Node(c.person_key, c.name_masked, 590, step * (n + 1), c.finding.value)
+        for n, c in enumerate(shown)
+    }
+    edges = []
+    for contact in shown:
+        venue = venue_nodes[contact.venue_id]
+        person = contact_nodes[contact.person_key]
+        edges.append(Edge(venue.x, venue.y, person.x, person.y, contact.finding.value))
+        source = index_nodes.get(contact.via_person_key or "") or contact_nodes.get(
+            contact.via_person_key or ""
+        )
+        if source is not None and source.kind == "index":
+            edges.append(Edge(source.x, source.y, venue.x, venue.y, "index"))
+    unique = list(dict.fromkeys(edges))
+    nodes = [*index_nodes.values(), *venue_nodes.values(), *contact_nodes.values()]
+    return Picture(width=720, height=height, nodes=nodes, edges=unique)
+
+
+def _console(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    case_id: str,
+    *,
+    finding: str = "",
+    degree: int | None = None,
+    sort: str = "overlap",
+    error: str | None = None,
+    identities: list[Reidentified] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    view = case_view(session=session, case=service.get_case(session=session, case_id=case_id))
+    contacts: list[ContactView] = [
+        c
+        for c in view.contacts
+        if (not finding or c.finding.value == finding) and (degree is None or c.degree == degree)
+    ]
+    contacts.sort(key=SORTS.get(sort, SORTS["overlap"]))
+    counts = {f: sum(1 for c in view.contacts if c.finding is f) for f in Finding}
+    return render(
+        request,
+        "tracing/console.html",
+        {
+            "principal": principal,
+            "case": view,
+            "contacts": contacts,
+            "counts": counts,
+            "finding": finding,
+            "degree": degree,
+            "sort": sort,
+            "findings": list(Finding),
+            "finding_labels": FINDING_LABELS,
+            "statuses": CaseStatus,
+            "picture": cluster_picture(view),
+            "error": error,
+            "identities": identities,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/tracing/cases/{case_id}", response_class=HTMLResponse)
+def console(
+    request: Request,
+    principal: Analysts,
+    session: SessionDep,
+    case_id: CaseId,
+    finding: Annotated[Literal["", "close_contact", "exposure", "secondary_contact"], Query()] = "",
+    degree: Annotated[int | None, Query(ge=1, le=2)] = None,
+    sort: Annotated[Literal["overlap", "first", "degree"], Query()] = "overlap",
+) -> HTMLResponse:
+    """A case: timeline, contacts (filtered and sorted), the cluster, the actions."""
+    return _console(request, principal, session, case_id, finding=finding, degree=degree, sort=sort)
+
+
+def _act(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    case_id: str,
+    action: Any,
+) -> Response:
+    try:
+        action()
+    except PlaceCodeError as exc:
+        session.rollback()
+        return _console(
+            request, principal, session, case_id, error=exc.message, status_code=exc.status
+        )
+    get_statuses(request).expire()
+    return RedirectResponse(f"/tracing/cases/{case_id}", status_code=303)
+
+
+@router.post("/tracing/cases/{case_id}/run", response_class=HTMLResponse)
+def run_case(
+    request: Request, principal: Analysts, session: SessionDep, case_id: CaseId
+) -> Response:
+    """Trace the case again."""
+    return _act(
+        request,
+        principal,
+        session,
+        case_id,
+        lambda: service.run_case(
+            session=session, case=service.get_case(session=session, case_id=case_id)
+        ),
+    )
+
+
+@router.post("/tracing/cases/{case_id}/confirm", response_class=HTMLResponse)
+def confirm_case(
+    request: Request, principal: Analysts, session: SessionDep, case_id: CaseId
+) -> Response:
+    """Confirm: the findings become health events."""
+    return _act(
+        request,
+        principal,
+        session,
+        case_id,
+        lambda: service.confirm_case(session=session, actor=principal, case_id=case_id),
+    )
+
+
+@router.post("/tracing/cases/{case_id}/withdraw", response_class=HTMLResponse)
+def withdraw_case(
+    request: Request,
+    principal: Analysts,
+    session: SessionDep,
+    case_id: CaseId,
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Withdraw the confirmation (its events are taken back)."""
+    return _act(
+        request,
+        principal,
+        session,
+        case_id,
+        lambda: service.withdraw_case(
+            session=session, actor=principal, case_id=case_id, reason=reason
+        ),
+    )
+
+
+def _chosen(view: CaseView, who: str) -> list[str]:
+    keep = {
+        "close": (Finding.close_contact, Finding.secondary_contact),
+        "all": tuple(Finding),
+    }.get(who, tuple(Finding))
+    return [c.person_key for c in view.contacts if c.finding in keep]
+
+
+@router.post("/tracing/cases/{case_id}/reidentify", response_class=HTMLResponse)
+def reidentify(
+    request: Request,
+    principal: Analysts,
+    session: SessionDep,
+    settings: SettingsDep,
+    case_id: CaseId,
+    purpose: Annotated[str, Form(max_length=500)] = "",
+    who: Annotated[str, Form(max_length=10)] = "close",
+) -> Response:
+    """Show who the contacts are (close and secondary, or all), for a stated purpose."""
+    view = case_view(session=session, case=service.get_case(session=session, case_id=case_id))
+    try:
+        keys = _chosen(view, who)
+        if not keys:
+            raise InvalidInput(_("This case found nobody to re-identify."), code="nobody")
+        found = service.reidentify(
+            session=session,
+            settings=settings,
+            actor=principal,
+            person_keys=keys,
+            purpose=purpose,
+            case_id=case_id,
+        )
+    except PlaceCodeError as exc:
+        session.rollback()
+        return _console(
+            request, principal, session, case_id, error=exc.message, status_code=exc.status
+        )
+    return _console(request, principal, session, case_id, identities=found)
+
+
+@router.get("/tracing/cases/{case_id}/export")
+def export_case(
+    principal: Analysts,
+    session: SessionDep,
+    settings: SettingsDep,
+    case_id: CaseId,
+    format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
+) -> Response:
+    """Download the findings (pseudonyms and masked fields)."""
+    case = service.get_case(session=session, case_id=case_id)
+    columns, rows = service.export_rows(session=session, settings=settings, case=case)
+    return export_response(case, columns, rows, format)
+
+
+@router.post("/tracing/cases/{case_id}/export", response_class=HTMLResponse)
+def export_reidentified(
+    request: Request,
+    principal: Analysts,
+    session: SessionDep,
+    settings: SettingsDep,
+    case_id: CaseId,
+    purpose: Annotated[str, Form(max_length=500)] = "",
+    who: Annotated[str, Form(max_length=10)] = "close",
+    format: Annotated[str, Form(max_length=5)] = "csv",
+) -> Response:
+    """Download the findings with names, documents and phones (re-identified, audited)."""
+    case = service.get_case(session=session, case_id=case_id)
+    view = case_view(session=session, case=case)
+    try:
+        if format not in ("csv", "xlsx"):
+            raise InvalidInput(_("Export as csv or xlsx."), code="format")
+        found = service.reidentify(
+            session=session,
+            settings=settings,
+            actor=principal,
+            person_keys=_chosen(view, who),
+            purpose=purpose,
+            case_id=case_id,
+        )
+    except PlaceCodeError as exc:
+        session.rollback()
+        return _console(
+            request, principal, session, case_id, error=exc.message, status_code=exc.status
+        )
+    columns, rows = service.export_rows(
+        session=session,
+        settings=settings,
+        case=case,
+        identities={person.person_key: person for person in found},
+    )
+    return export_response(case, columns, rows, format)
+
+
+@router.get("/tracing/reidentifications", response_class=HTMLResponse)
+def reidentifications(
+    request: Request,
+    principal: Annotated[Principal, requires(Role.cdc_analyst, Role.district_admin)],
+    session: SessionDep,
+) -> HTMLResponse:
+    """Who re-identified whom, when and why."""
+    return render(
+        request,
+        "tracing/reidentifications.html",
+        {"principal": principal, "entries": service.reidentifications(session=session)},
+    )
