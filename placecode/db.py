@@ -196,6 +196,15 @@ class DriverSql:
     def all(self, statement: str, parameters: Sequence[Any] = ()) -> list[Any]:
         return list(self.connection.exec_driver_sql(statement, tuple(parameters)).fetchall())
 
+    def tuples(self, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Plain tuples straight from the driver's cursor (for numpy, many rows at once)."""
+        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(statement, tuple(parameters))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
     def many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self.connection.exec_driver_sql(statement, [tuple(row) for row in rows])
@@ -238,8 +247,22 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; migrations are the only way a schema is made."""
     from alembic import command
 
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(str(engine.url), connection), revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        if sqlite:
+            # Batch migrations rebuild a table by copying it; with foreign keys enforced,
+            # dropping the old copy of a table others refer to would fail. They are checked
+            # as a whole before the migration commits instead.
+            raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                command.upgrade(alembic_config(str(engine.url), connection), revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("The migration left rows whose foreign keys point nowhere.")
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def head_revision() -> str | None:

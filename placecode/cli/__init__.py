@@ -20,6 +20,7 @@ from placecode.cli import (
     setup,
     simulate,
     tokens,
+    trace,
     users,
     venues,
 )
@@ -47,6 +48,7 @@ app.command("serve")(serve.serve)
 app.command("init")(setup.init)
 app.command("demo")(demo.demo)
 app.command("simulate")(simulate.simulate)
+app.command("trace")(trace.trace)
 
 
 def run(argv: list[str] | None = None) -> int:

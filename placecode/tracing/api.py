@@ -20,7 +20,7 @@ from placecode.health import service as health
 from placecode.health.api import get_statuses
 from placecode.i18n import _
 from placecode.tracing import service
-from placecode.tracing.models import TracedContact, TracingCase
+from placecode.tracing.models import TracingCase
 from placecode.tracing.schemas import (
     CaseCreate,
     CaseSummary,
@@ -142,7 +142,7 @@ def trajectory_views(
     return views
 
 
-def contact_views(*, session: Session, contacts: Sequence[TracedContact]) -> list[ContactView]:
+def contact_views(*, session: Session, contacts: Sequence[service.ContactRow]) -> list[ContactView]:
     people = service.person_labels(
         session=session,
         person_ids=[c.person_id for c in contacts]
@@ -165,23 +165,6 @@ def contact_views(*, session: Session, contacts: Sequence[TracedContact]) -> lis
             cluster=c.cluster,
         )
         for c in contacts
-    ]
-
-
-def as_rows(found: service.Trace) -> list[TracedContact]:
-    """A trace's contacts in the shape a saved case keeps them (not added to any session)."""
-    return [
-        TracedContact(
-            person_id=c.person_id,
-            degree=c.degree,
-            kind=c.finding.value,
-            overlap_seconds=c.overlap,
-            first_at=_at(c.first_at),
-            venue_id=c.venue_id,
-            via_person_id=c.via,
-            cluster=c.cluster,
-        )
-        for c in found.contacts
     ]
 
 
@@ -245,7 +228,7 @@ def trace(
             windows=indexes,
             clusters=found.clusters,
         ),
-        contacts=contact_views(session=session, contacts=as_rows(found)),
+        contacts=contact_views(session=session, contacts=service.contact_rows(found)),
         clusters=len(set(found.clusters.values())),
     )
 
@@ -350,7 +333,11 @@ def export_case(
 ) -> Response:
     """The findings as CSV or Excel, with pseudonyms and masked fields."""
     case = service.get_case(session=session, case_id=case_id)
-    columns, rows = service.export_rows(session=session, settings=settings, case=case)
+    columns, rows = service.export_rows(
+        session=session,
+        settings=settings,
+        contacts=service.saved_contacts(session=session, case=case),
+    )
     return export_response(case, columns, rows, format)
 
 
@@ -377,7 +364,7 @@ def export_case_reidentified(
     columns, rows = service.export_rows(
         session=session,
         settings=settings,
-        case=case,
+        contacts=service.saved_contacts(session=session, case=case),
         identities={person.person_key: person for person in found},
     )
     return export_response(case, columns, rows, format)

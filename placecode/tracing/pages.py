@@ -376,7 +376,11 @@ def export_case(
 ) -> Response:
     """Download the findings (pseudonyms and masked fields)."""
     case = service.get_case(session=session, case_id=case_id)
-    columns, rows = service.export_rows(session=session, settings=settings, case=case)
+    columns, rows = service.export_rows(
+        session=session,
+        settings=settings,
+        contacts=service.saved_contacts(session=session, case=case),
+    )
     return export_response(case, columns, rows, format)
 
 
@@ -413,7 +417,7 @@ def export_reidentified(
     columns, rows = service.export_rows(
         session=session,
         settings=settings,
-        case=case,
+        contacts=service.saved_contacts(session=session, case=case),
         identities={person.person_key: person for person in found},
     )
     return export_response(case, columns, rows, format)

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import io
 import secrets
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select
+import numpy as np
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from placecode.accounts.models import AuditEntry, Role
@@ -86,7 +87,7 @@ class Visit:
 
 class VisitLog:
     """The scan log read as visits through its indexes, each venue's dwell time read once.
-    (Driver-level SQL: tracing's hot path runs a few hundred of these range scans a case.)"""
+    (Driver-level SQL and numpy: tracing's hot path reads thousands of rows a case.)"""
 
     def __init__(self, session: Session) -> None:
         self.sql = DriverSql(session)
@@ -103,48 +104,55 @@ class VisitLog:
             seconds = self._dwell[venue_id] = int(rows[0][0]) * 60 if rows else 0
         return seconds
 
-    def _visit(
-        self, check_in: int, person: int, venue: str, scanned: int, checkout: int | None
-    ) -> Visit:
-        end = scanned + self.dwell(venue)
-        if checkout is not None:
-            end = max(scanned, min(end, checkout))  # a check-out only shortens the visit
-        return Visit(check_in, person, venue, scanned, end)
+    def _end(self, dwell: int, scanned: np.ndarray, checkout: np.ndarray) -> np.ndarray:
+        """Scan + dwell, or the check-out if earlier (never before the scan)."""
+        end = scanned + dwell
+        left = checkout >= 0
+        end[left] = np.maximum(scanned[left], np.minimum(end[left], checkout[left]))
+        return end
 
     def of_person(self, person_id: int, since: int, until: int) -> list[Visit]:
         """The person's visits that overlap [since, until), in time order."""
         mark = self.sql.mark
-        rows = self.sql.all(
+        rows = self.sql.tuples(
             "SELECT id, venue_id, scanned_at, checkout_at FROM checkins "  # noqa: S608
             f"WHERE person_id = {mark} AND scanned_at > {mark} AND scanned_at < {mark} "
             "ORDER BY scanned_at, id",
             (person_id, since - MAX_DWELL, until),
         )
-        visits = [self._visit(row[0], person_id, row[1], row[2], row[3]) for row in rows]
-        return [visit for visit in visits if visit.end > since]
+        visits = []
+        for check_in, venue, scanned, checkout in rows:
+            end = scanned + self.dwell(venue)
+            if checkout is not None:
+                end = max(scanned, min(end, checkout))
+            if end > since:
+                visits.append(Visit(check_in, person_id, venue, scanned, end))
+        return visits
 
-    def at_venue(self, venue_id: str, start: int, end: int) -> list[Visit]:
-        """Every visit at the venue that overlaps [start, end)."""
+    def at_venue(self, venue_id: str, start: int, end: int) -> _Visits:
+        """Every visit at the venue that may overlap [start, end), sorted by scan time."""
         mark = self.sql.mark
-        rows = self.sql.all(
-            "SELECT id, person_id, scanned_at, checkout_at FROM checkins "  # noqa: S608
-            f"WHERE venue_id = {mark} AND scanned_at > {mark} AND scanned_at < {mark}",
-            (venue_id, start - self.dwell(venue_id), end),
+        dwell = self.dwell(venue_id)
+        rows = self.sql.tuples(
+            "SELECT person_id, scanned_at, COALESCE(checkout_at, -1) FROM checkins "  # noqa: S608
+            f"WHERE venue_id = {mark} AND scanned_at > {mark} AND scanned_at < {mark} "
+            "ORDER BY scanned_at",
+            (venue_id, start - dwell, end),
         )
-        visits = [self._visit(row[0], row[1], venue_id, row[2], row[3]) for row in rows]
-        return [visit for visit in visits if visit.end > start]
+        table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        scanned = table[:, 1]
+        return _Visits(table[:, 0], scanned, self._end(dwell, scanned, table[:, 2]), dwell)
+
+
+@dataclass(frozen=True)
+class _Visits:
+    person: np.ndarray
+    start: np.ndarray  # sorted
+    end: np.ndarray
+    dwell: int
 
 
 # --- contacts ----------------------------------------------------------------------------
-
-
-@dataclass
-class Encounter:
-    """Where and when two people's visits overlapped."""
-
-    venue_id: str
-    start: int
-    end: int
 
 
 @dataclass
@@ -157,7 +165,6 @@ class Contact:
     venue_id: str  # where
     via: int | None  # the index person or close contact met most, None for a risky venue
     cluster: int = 0
-    encounters: list[Encounter] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -183,37 +190,85 @@ class Trace:
     clusters: dict[int, int]  # index person → cluster number (1, 2, …)
 
 
-@dataclass
-class _Tally:
-    overlap: int = 0
-    first_at: int = 2**62
-    venue_id: str = ""
-    by_source: dict[int, int] = field(default_factory=dict)  # seconds met per source person
-    encounters: list[Encounter] = field(default_factory=list)
+@dataclass(frozen=True)
+class Met:
+    """Who met whom for how long, added up per person: arrays of the same length."""
+
+    person: np.ndarray
+    overlap: np.ndarray  # seconds
+    first_at: np.ndarray
+    venue: list[str]  # where the first overlap was
+    via: np.ndarray  # the source met longest (ties: the lower id)
+    sources: dict[int, set[int]]  # person → every source they met (for clusters)
 
 
 def _meet(
-    log: VisitLog,
-    source: int,
-    visits: Iterable[tuple[Visit, int, int]],
-    tallies: dict[int, _Tally],
-) -> None:
-    """Add the overlaps of these (visit, from, to) stretches of `source` with everyone else."""
-    for visit, start, end in visits:
-        if end <= start:
-            continue
-        for other in log.at_venue(visit.venue_id, start, end):
-            if other.person_id == source:
-                continue
-            begin, finish = max(start, other.start), min(end, other.end)
-            if finish <= begin:  # touching intervals: zero minutes is no contact
-                continue
-            tally = tallies.setdefault(other.person_id, _Tally())
-            tally.overlap += finish - begin
-            tally.by_source[source] = tally.by_source.get(source, 0) + finish - begin
-            tally.encounters.append(Encounter(visit.venue_id, begin, finish))
-            if begin < tally.first_at:
-                tally.first_at, tally.venue_id = begin, visit.venue_id
+    log: VisitLog, stretches: Sequence[tuple[int, str, int, int]], *, with_sources: bool = False
+) -> Met:
+    """The overlaps of these (source, venue, from, to) stretches with everyone else's
+    visits: one range scan per venue over the stretches there, then interval arithmetic.
+    `with_sources` also lists every source each person met (for clusters)."""
+    by_venue: dict[str, list[tuple[int, int, int]]] = {}
+    for who, venue, start, end in stretches:
+        if end > start:
+            by_venue.setdefault(venue, []).append((who, start, end))
+    venues = list(by_venue)
+    people, overlaps, begins, places, sources = [], [], [], [], []
+    for number, (venue, group) in enumerate(by_venue.items()):
+        visits = log.at_venue(venue, min(g[1] for g in group), max(g[2] for g in group))
+        for who, start, end in group:
+            low = np.searchsorted(visits.start, start - visits.dwell, side="right")
+            high = np.searchsorted(visits.start, end, side="left")
+            person = visits.person[low:high]
+            begin = np.maximum(visits.start[low:high], start)
+            overlap = np.minimum(visits.end[low:high], end) - begin
+            keep = (overlap > 0) & (person != who)
+            people.append(person[keep])
+            overlaps.append(overlap[keep])
+            begins.append(begin[keep])
+            places.append(np.full(int(keep.sum()), number))
+            sources.append(np.full(int(keep.sum()), who))
+    person = np.concatenate(people) if people else np.zeros(0, dtype=np.int64)
+    if not len(person):
+        return Met(person, person, person, [], person, {})
+    overlap = np.concatenate(overlaps)
+    begin = np.concatenate(begins)
+    place = np.concatenate(places)
+    source = np.concatenate(sources)
+    # Per person: total overlap, and the earliest overlap (where it was).
+    order = np.lexsort((place, begin, person))
+    person, overlap, begin, place, source = (
+        person[order],
+        overlap[order],
+        begin[order],
+        place[order],
+        source[order],
+    )
+    unique, first = np.unique(person, return_index=True)
+    totals = np.add.reduceat(overlap, first)
+    # The source each person met longest: sum per (person, source), best per person.
+    pair = np.lexsort((source, person))
+    pair_person, pair_source = person[pair], source[pair]
+    edges = np.flatnonzero(
+        np.r_[True, (pair_person[1:] != pair_person[:-1]) | (pair_source[1:] != pair_source[:-1])]
+    )
+    pair_sum = np.add.reduceat(overlap[pair], edges)
+    pair_person, pair_source = pair_person[edges], pair_source[edges]
+    best = np.lexsort((pair_source, -pair_sum, pair_person))
+    best_person, best_source = pair_person[best], pair_source[best]
+    leaders = np.flatnonzero(np.r_[True, best_person[1:] != best_person[:-1]])
+    met_sources: dict[int, set[int]] = {}
+    if with_sources:
+        for who, src in zip(pair_person.tolist(), pair_source.tolist(), strict=True):
+            met_sources.setdefault(who, set()).add(src)
+    return Met(
+        person=unique,
+        overlap=totals,
+        first_at=begin[first],
+        venue=[venues[i] for i in place[first].tolist()],
+        via=best_source[leaders],
+        sources=met_sources,
+    )
 
 
 def trace(
@@ -224,29 +279,27 @@ def trace(
     threshold_minutes: int = 15,
     venue_windows: Sequence[VenueWindow] = (),
     now: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Trace:
-    """Trace these index people (and risky venue windows) through the scan log."""
+    """Trace these index people (and risky venue windows) through the scan log; `progress`
+    hears of each index person done."""
     if degree not in (1, 2):
         raise InvalidInput(_("The degree is 1 or 2."), code="degree")
     log = VisitLog(session)
     threshold = threshold_minutes * 60
     now = int(clock.now().timestamp()) if now is None else now
-    trajectories = {
-        window.person_id: log.of_person(window.person_id, window.since, window.until)
-        for window in indexes
-    }
-    index_people = set(trajectories)
-    tallies: dict[int, _Tally] = {}
+    trajectories = {}
+    stretches = []
     for window in indexes:
-        _meet(
-            log,
-            window.person_id,
-            (
-                (v, max(v.start, window.since), min(v.end, window.until))
-                for v in trajectories[window.person_id]
-            ),
-            tallies,
-        )
+        trajectories[window.person_id] = log.of_person(window.person_id, window.since, window.until)
+        stretches += [
+            (window.person_id, v.venue_id, max(v.start, window.since), min(v.end, window.until))
+            for v in trajectories[window.person_id]
+        ]
+        if progress is not None:
+            progress(1)
+    met = _meet(log, stretches, with_sources=True)
+    index_people = set(trajectories)
     # Index people who met are one cluster; so are index people who met the same person.
     parent = {person: person for person in index_people}
 
@@ -256,81 +309,81 @@ def trace(
             person = parent[person]
         return person
 
-    for person, tally in tallies.items():
-        sources = list(tally.by_source)
-        if person in index_people:
-            sources.append(person)
-        for other in sources[1:]:
-            parent[root(other)] = root(sources[0])
-    order = {person: n for n, person in enumerate(w.person_id for w in indexes)}
-    roots = sorted(
-        {root(p) for p in index_people},
-        key=lambda r: min(order[p] for p in index_people if root(p) == r),
-    )
+    for person, sources in met.sources.items():
+        linked = sorted(sources | ({person} if person in index_people else set()))
+        for other in linked[1:]:
+            parent[root(other)] = root(linked[0])
+    order = [w.person_id for w in indexes]
+    roots = list(dict.fromkeys(root(p) for p in order))
     clusters = {p: roots.index(root(p)) + 1 for p in index_people}
 
     contacts: dict[int, Contact] = {}
-    for person, tally in tallies.items():
+    for person, overlap, first_at, venue, via in zip(
+        met.person.tolist(),
+        met.overlap.tolist(),
+        met.first_at.tolist(),
+        met.venue,
+        met.via.tolist(),
+        strict=True,
+    ):
         if person in index_people:
             continue
-        via = max(tally.by_source, key=lambda s: (tally.by_source[s], -s))
         contacts[person] = Contact(
             person_id=person,
             degree=1,
-            finding=Finding.close_contact if tally.overlap >= threshold else Finding.exposure,
-            overlap=tally.overlap,
-            first_at=tally.first_at,
-            venue_id=tally.venue_id,
+            finding=Finding.close_contact if overlap >= threshold else Finding.exposure,
+            overlap=overlap,
+            first_at=first_at,
+            venue_id=venue,
             via=via,
             cluster=clusters[via],
-            encounters=tally.encounters,
         )
     if degree == 2:
-        second: dict[int, _Tally] = {}
+        # Time-respecting: only what each close contact did after they were exposed.
+        second = []
         for contact in [c for c in contacts.values() if c.finding is Finding.close_contact]:
-            # Time-respecting: only what the close contact did after they were exposed.
-            _meet(
-                log,
-                contact.person_id,
-                (
-                    (v, max(v.start, contact.first_at), min(v.end, now))
-                    for v in log.of_person(contact.person_id, contact.first_at, now)
-                ),
-                second,
-            )
-        for person, tally in second.items():
-            if person in index_people or person in contacts or tally.overlap < threshold:
+            second += [
+                (contact.person_id, v.venue_id, max(v.start, contact.first_at), min(v.end, now))
+                for v in log.of_person(contact.person_id, contact.first_at, now)
+            ]
+        met = _meet(log, second)
+        for person, overlap, first_at, venue, via in zip(
+            met.person.tolist(),
+            met.overlap.tolist(),
+            met.first_at.tolist(),
+            met.venue,
+            met.via.tolist(),
+            strict=True,
+        ):
+            if person in index_people or person in contacts or overlap < threshold:
                 continue
-            via = max(tally.by_source, key=lambda s: (tally.by_source[s], -s))
             contacts[person] = Contact(
                 person_id=person,
                 degree=2,
                 finding=Finding.secondary_contact,
-                overlap=tally.overlap,
-                first_at=tally.first_at,
-                venue_id=tally.venue_id,
+                overlap=overlap,
+                first_at=first_at,
+                venue_id=venue,
                 via=via,
                 cluster=contacts[via].cluster,
-                encounters=tally.encounters,
             )
     for risky in venue_windows:
-        for visit in log.at_venue(risky.venue_id, risky.start, risky.end):
-            overlap = min(visit.end, risky.end) - max(visit.start, risky.start)
-            if visit.person_id in index_people or visit.person_id in contacts or overlap <= 0:
+        visits = log.at_venue(risky.venue_id, risky.start, risky.end)
+        begin = np.maximum(visits.start, risky.start)
+        overlap = np.minimum(visits.end, risky.end) - begin
+        for person, seconds, first_at in zip(
+            visits.person.tolist(), overlap.tolist(), begin.tolist(), strict=True
+        ):
+            if person in index_people or person in contacts or seconds <= 0:
                 continue
-            contacts[visit.person_id] = Contact(
-                person_id=visit.person_id,
+            contacts[person] = Contact(
+                person_id=person,
                 degree=1,
                 finding=Finding.exposure,
-                overlap=overlap,
-                first_at=max(visit.start, risky.start),
+                overlap=seconds,
+                first_at=first_at,
                 venue_id=risky.venue_id,
                 via=None,
-                encounters=[
-                    Encounter(
-                        risky.venue_id, max(visit.start, risky.start), min(visit.end, risky.end)
-                    )
-                ],
             )
     found = sorted(contacts.values(), key=lambda c: (c.degree, -c.overlap, c.person_id))
     return Trace(trajectories=trajectories, contacts=found, clusters=clusters)
@@ -555,29 +608,30 @@ def run_case(*, session: Session, case: TracingCase) -> Trace:
         )
     found = trace_case(session=session, case=case)
     session.execute(delete(TracedContact).where(TracedContact.case_id == case.id))
-    session.add_all(
-        TracedContact(
-            case_id=case.id,
-            person_id=contact.person_id,
-            degree=contact.degree,
-            kind=contact.finding.value,
-            overlap_seconds=contact.overlap,
-            first_at=datetime.fromtimestamp(contact.first_at, UTC),
-            venue_id=contact.venue_id,
-            via_person_id=contact.via,
-            cluster=contact.cluster,
+    if found.contacts:
+        session.execute(
+            insert(TracedContact),
+            [{"case_id": case.id, **asdict(row)} for row in contact_rows(found)],
         )
-        for contact in found.contacts
-    )
     case.traced_at = clock.now()
     session.flush()
     return found
 
 
-def saved_contacts(*, session: Session, case: TracingCase) -> list[TracedContact]:
-    return list(
-        session.scalars(
-            select(TracedContact)
+def saved_contacts(*, session: Session, case: TracingCase) -> list[ContactRow]:
+    return [
+        ContactRow(*row)
+        for row in session.execute(
+            select(
+                TracedContact.person_id,
+                TracedContact.degree,
+                TracedContact.kind,
+                TracedContact.overlap_seconds,
+                TracedContact.first_at,
+                TracedContact.venue_id,
+                TracedContact.via_person_id,
+                TracedContact.cluster,
+            )
             .where(TracedContact.case_id == case.id)
             .order_by(
                 TracedContact.degree,
@@ -585,7 +639,7 @@ def saved_contacts(*, session: Session, case: TracingCase) -> list[TracedContact
                 TracedContact.person_id,
             )
         )
-    )
+    ]
 
 
 def confirm_case(*, session: Session, actor: Actor, case_id: str) -> int:
@@ -788,15 +842,45 @@ EXPORT_COLUMNS = (
 IDENTITY_COLUMNS = ("name", "doc_type", "doc_number", "phone")
 
 
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    """A finding as a saved case keeps it (TracedContact has the same attributes)."""
+
+    person_id: int
+    degree: int
+    kind: str
+    overlap_seconds: int
+    first_at: datetime
+    venue_id: str
+    via_person_id: int | None
+    cluster: int
+
+
+def contact_rows(found: Trace) -> list[ContactRow]:
+    """A trace's contacts in the shape a saved case keeps them."""
+    return [
+        ContactRow(
+            person_id=c.person_id,
+            degree=c.degree,
+            kind=c.finding.value,
+            overlap_seconds=c.overlap,
+            first_at=datetime.fromtimestamp(c.first_at, UTC),
+            venue_id=c.venue_id,
+            via_person_id=c.via,
+            cluster=c.cluster,
+        )
+        for c in found.contacts
+    ]
+
+
 def export_rows(
     *,
     session: Session,
     settings: Settings,
-    case: TracingCase,
+    contacts: Sequence[ContactRow],
     identities: dict[str, Reidentified] | None = None,
 ) -> tuple[list[str], list[list[Any]]]:
-    """The case's findings as a table; identity columns only when re-identified."""
-    contacts = saved_contacts(session=session, case=case)
+    """Findings as a table; identity columns only when re-identified."""
     people = person_labels(
         session=session,
         person_ids=[c.person_id for c in contacts]
