@@ -196,7 +196,8 @@ def _table(
         )
         for visit in trajectory["visits"]:
             console.print(
-                f"  {visit['start'][5:16]}–{visit['end'][11:16]}  {visit['venue_name']} "
+                f"  {visit['start'][5:16].replace('T', ' ')}–{visit['end'][11:16]}  "
+                f"{visit['venue_name']} "
                 f"({visit['category_code']}, {visit['street_code']})",
                 highlight=False,
             )

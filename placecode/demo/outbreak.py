@@ -124,8 +124,9 @@ def write_outbreak(
 
 
 def _index_case(session: Session, zhennan_id: str, confirmed: datetime) -> int | None:
-    """The 真南 regular with the most scans in the days before `confirmed` (or, in a district
-    too small for one, whoever scanned most)."""
+    """A typical 真南 shopper: of those who scanned there in the days before `confirmed`, the
+    one nearest the median number of scans anywhere who had at least two close contacts (or,
+    in a district too small for one, the same among everyone who scanned)."""
     start = int((confirmed - LOOK_BACK).timestamp())
     end = int(confirmed.timestamp())
     for venue_filter in (CheckIn.venue_id == zhennan_id, CheckIn.venue_id.is_not(None)):
@@ -146,7 +147,18 @@ def _index_case(session: Session, zhennan_id: str, confirmed: datetime) -> int |
                     )
                 )
             )
-            return min(counts, key=lambda person: (-counts[person], person))
+            ranked = sorted(counts, key=lambda person: (counts[person], person))
+            middle = len(ranked) // 2
+            # From the median outwards: the first who had close contacts to pass it on to.
+            for step in range(min(len(ranked), 400)):
+                at = middle + (step + 1) // 2 * (1 if step % 2 else -1)
+                if not 0 <= at < len(ranked):
+                    continue
+                person = ranked[at]
+                rng = np.random.default_rng(0)
+                if len(_co_visitors(session, person, confirmed, rng, set())) >= 2:
+                    return person
+            return ranked[-1]
     return None
 
 

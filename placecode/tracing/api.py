@@ -168,18 +168,19 @@ def contact_views(*, session: Session, contacts: Sequence[service.ContactRow]) -
     ]
 
 
-def case_view(*, session: Session, case: TracingCase) -> CaseView:
+def case_view(
+    *, session: Session, case: TracingCase, offset: int = 0, limit: int = 1000
+) -> CaseView:
+    """A case as last traced, with a page of its findings (the closest first)."""
+    contacts = service.saved_contacts(session=session, case=case)
     indexes, venues = service.case_windows(session=session, case=case)
-    found = service.trace_case(session=session, case=case)
+    trajectories, clusters = service.case_trajectories(session=session, case=case)
     labels = service.venue_labels(session=session, venue_ids=[v.venue_id for v in venues])
     notes = service.risk_notes(session=session, case=case)
     return CaseView(
         **CaseSummary.model_validate(case, from_attributes=True).model_dump(),
         trajectories=trajectory_views(
-            session=session,
-            trajectories=found.trajectories,
-            windows=indexes,
-            clusters=found.clusters,
+            session=session, trajectories=trajectories, windows=indexes, clusters=clusters
         ),
         venues=[
             RiskyVenueView(
@@ -191,10 +192,9 @@ def case_view(*, session: Session, case: TracingCase) -> CaseView:
             )
             for v, note in zip(venues, notes, strict=True)
         ],
-        contacts=contact_views(
-            session=session, contacts=service.saved_contacts(session=session, case=case)
-        ),
-        clusters=len(set(found.clusters.values())),
+        contacts=contact_views(session=session, contacts=contacts[offset : offset + limit]),
+        contacts_total=len(contacts),
+        clusters=len(set(clusters.values())),
     )
 
 
@@ -265,9 +265,17 @@ def list_cases(
 
 
 @router.get("/tracing/cases/{case_id}")
-def get_case(case_id: CaseId, principal: Analysts, session: SessionDep) -> CaseView:
-    """A case: its trajectories, risky venues and findings."""
-    return case_view(session=session, case=service.get_case(session=session, case_id=case_id))
+def get_case(
+    case_id: CaseId,
+    principal: Analysts,
+    session: SessionDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+) -> CaseView:
+    """A case: its trajectories, risky venues and a page of its findings (all of them in
+    the export)."""
+    case = service.get_case(session=session, case_id=case_id)
+    return case_view(session=session, case=case, offset=offset, limit=limit)
 
 
 @router.post("/tracing/cases/{case_id}/run")

@@ -45,6 +45,7 @@ class TracingIndex(Base):
     person_id: Mapped[int] = mapped_column(PERSON_ID, ForeignKey("persons.id"))
     since: Mapped[datetime]
     until: Mapped[datetime]
+    cluster: Mapped[int] = mapped_column(Integer, default=0)  # set when traced
 
 
 class RiskWindow(Base):

@@ -4,6 +4,7 @@ withdraw, re-identify with a purpose, export; the re-identification audit."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -21,8 +22,8 @@ from placecode.health.api import get_statuses
 from placecode.i18n import _
 from placecode.people.documents import DOC_LABELS, DocType
 from placecode.tracing import service
-from placecode.tracing.api import case_view, export_response
-from placecode.tracing.schemas import CaseView, ContactView
+from placecode.tracing.api import case_view, contact_views, export_response
+from placecode.tracing.schemas import CaseView
 from placecode.tracing.service import FINDING_LABELS, CaseStatus, Finding, Reidentified
 from placecode.web.deps import SessionDep, SettingsDep
 from placecode.web.templating import render
@@ -31,12 +32,13 @@ router = APIRouter(include_in_schema=False)
 
 Analysts = Annotated[Principal, requires(Role.cdc_analyst)]
 CaseId = Annotated[str, Path(pattern=r"^tc_[0-9a-f]{16}$")]
-SORTS = {
-    "overlap": lambda c: (-c.overlap_minutes, c.degree),
-    "first": lambda c: (c.first_at, c.degree),
-    "degree": lambda c: (c.degree, -c.overlap_minutes),
+SORTS: dict[str, Callable[[service.ContactRow], Any]] = {
+    "overlap": lambda c: (-c.overlap_seconds, c.degree, c.person_id),
+    "first": lambda c: (c.first_at, c.degree, c.person_id),
+    "degree": lambda c: (c.degree, -c.overlap_seconds, c.person_id),
 }
 PICTURE_CONTACTS = 40
+CONSOLE_ROWS = 500  # the export has them all
 
 
 def _list_page(
@@ -214,14 +216,17 @@ def _console(
     identities: list[Reidentified] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    view = case_view(session=session, case=service.get_case(session=session, case_id=case_id))
-    contacts: list[ContactView] = [
+    case = service.get_case(session=session, case_id=case_id)
+    view = case_view(session=session, case=case, limit=PICTURE_CONTACTS)
+    found = service.saved_contacts(session=session, case=case)
+    chosen = [
         c
-        for c in view.contacts
-        if (not finding or c.finding.value == finding) and (degree is None or c.degree == degree)
+        for c in found
+        if (not finding or c.kind == finding) and (degree is None or c.degree == degree)
     ]
-    contacts.sort(key=SORTS.get(sort, SORTS["overlap"]))
-    counts = {f: sum(1 for c in view.contacts if c.finding is f) for f in Finding}
+    chosen.sort(key=SORTS.get(sort, SORTS["overlap"]))
+    contacts = contact_views(session=session, contacts=chosen[:CONSOLE_ROWS])
+    counts = {f: sum(1 for c in found if c.kind == f.value) for f in Finding}
     return render(
         request,
         "tracing/console.html",
@@ -229,6 +234,7 @@ def _console(
             "principal": principal,
             "case": view,
             "contacts": contacts,
+            "shown_of": len(chosen),
             "counts": counts,
             "finding": finding,
             "degree": degree,
@@ -326,12 +332,18 @@ def withdraw_case(
     )
 
 
-def _chosen(view: CaseView, who: str) -> list[str]:
+def _chosen(session: Session, case_id: str, who: str) -> list[str]:
+    """The person keys of the case's close and secondary contacts, or of everyone found."""
     keep = {
-        "close": (Finding.close_contact, Finding.secondary_contact),
-        "all": tuple(Finding),
-    }.get(who, tuple(Finding))
-    return [c.person_key for c in view.contacts if c.finding in keep]
+        "close": (Finding.close_contact.value, Finding.secondary_contact.value),
+        "all": tuple(f.value for f in Finding),
+    }.get(who, tuple(f.value for f in Finding))
+    case = service.get_case(session=session, case_id=case_id)
+    ids = [
+        c.person_id for c in service.saved_contacts(session=session, case=case) if c.kind in keep
+    ]
+    labels = service.person_labels(session=session, person_ids=ids)
+    return [labels[person].person_key for person in ids]
 
 
 @router.post("/tracing/cases/{case_id}/reidentify", response_class=HTMLResponse)
@@ -345,9 +357,8 @@ def reidentify(
     who: Annotated[str, Form(max_length=10)] = "close",
 ) -> Response:
     """Show who the contacts are (close and secondary, or all), for a stated purpose."""
-    view = case_view(session=session, case=service.get_case(session=session, case_id=case_id))
     try:
-        keys = _chosen(view, who)
+        keys = _chosen(session, case_id, who)
         if not keys:
             raise InvalidInput(_("This case found nobody to re-identify."), code="nobody")
         found = service.reidentify(
@@ -397,7 +408,6 @@ def export_reidentified(
 ) -> Response:
     """Download the findings with names, documents and phones (re-identified, audited)."""
     case = service.get_case(session=session, case_id=case_id)
-    view = case_view(session=session, case=case)
     try:
         if format not in ("csv", "xlsx"):
             raise InvalidInput(_("Export as csv or xlsx."), code="format")
@@ -405,7 +415,7 @@ def export_reidentified(
             session=session,
             settings=settings,
             actor=principal,
-            person_keys=_chosen(view, who),
+            person_keys=_chosen(session, case_id, who),
             purpose=purpose,
             case_id=case_id,
         )

@@ -122,7 +122,8 @@ class CaseSummary(BaseModel):
 class CaseView(CaseSummary):
     trajectories: list[TrajectoryView]
     venues: list[RiskyVenueView]
-    contacts: list[ContactView]
+    contacts: list[ContactView] = Field(description="A page of the findings, closest first.")
+    contacts_total: int
     clusters: int
 
 

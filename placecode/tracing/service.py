@@ -522,6 +522,7 @@ def open_case(
                 person_id=window.person_id,
                 since=datetime.fromtimestamp(window.since, UTC),
                 until=datetime.fromtimestamp(window.until, UTC),
+                cluster=0,
             )
         )
     for request, venue in zip(venues, risky, strict=True):
@@ -588,6 +589,22 @@ def risk_notes(*, session: Session, case: TracingCase) -> list[str | None]:
     )
 
 
+def case_trajectories(
+    *, session: Session, case: TracingCase
+) -> tuple[dict[int, list[Visit]], dict[int, int]]:
+    """The index people's trajectories and clusters as last traced (no contacts walked)."""
+    log = VisitLog(session)
+    trajectories, clusters = {}, {}
+    for index in session.scalars(
+        select(TracingIndex).where(TracingIndex.case_id == case.id).order_by(TracingIndex.id)
+    ):
+        trajectories[index.person_id] = log.of_person(
+            index.person_id, int(index.since.timestamp()), int(index.until.timestamp())
+        )
+        clusters[index.person_id] = index.cluster
+    return trajectories, clusters
+
+
 def trace_case(*, session: Session, case: TracingCase) -> Trace:
     indexes, venues = case_windows(session=session, case=case)
     return trace(
@@ -613,6 +630,8 @@ def run_case(*, session: Session, case: TracingCase) -> Trace:
             insert(TracedContact),
             [{"case_id": case.id, **asdict(row)} for row in contact_rows(found)],
         )
+    for index in session.scalars(select(TracingIndex).where(TracingIndex.case_id == case.id)):
+        index.cluster = found.clusters.get(index.person_id, 0)
     case.traced_at = clock.now()
     session.flush()
     return found

@@ -73,6 +73,7 @@ def upgrade() -> None:
         ),
         sa.Column("since", sa.DateTime(timezone=True), nullable=False),
         sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cluster", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"], ["tracing_cases.id"], name=op.f("fk_tracing_indexes_case_id_tracing_cases")
         ),
