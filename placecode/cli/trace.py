@@ -16,6 +16,7 @@ from placecode.cli.common import console, errors, operator, unit_of_work
 from placecode.errors import InvalidInput
 from placecode.health import service as health
 from placecode.health.service import CaseRow, ImportKind
+from placecode.people.service import find_person
 from placecode.tracing import service
 
 
@@ -43,6 +44,8 @@ def trace(
         raise InvalidInput(f"--format {format} needs --output FILE.", code="output")
     with unit_of_work() as (loaded, session):
         requests = _requests(loaded, doc_type, doc_number, person_key, from_cases, since, until)
+        if from_cases is not None:
+            requests = _known(session, requests)
         indexes = service.index_windows(session=session, settings=loaded, people=requests)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("index cases", total=len(indexes))
@@ -83,6 +86,22 @@ def trace(
                 console.print(f"{len(rows):,} contacts written to {output}.")
         else:
             _table(session, loaded, found, indexes, columns, rows)
+
+
+def _known(session: Any, requests: list[service.IndexRequest]) -> list[service.IndexRequest]:
+    """The cases who ever scanned here; the others are reported and left out."""
+    known = []
+    for number, request in enumerate(requests, start=1):
+        if find_person(session=session, person_key=request.person_key) is None:
+            errors.print(
+                f"case {number}: nobody with this document has scanned here; not traced.",
+                highlight=False,
+            )
+        else:
+            known.append(request)
+    if not known:
+        raise InvalidInput("None of the cases in the file has scanned here.", code="no_cases")
+    return known
 
 
 def _requests(

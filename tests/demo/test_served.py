@@ -4,6 +4,7 @@ for the CDC), and `placecode simulate` checks in against it over HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -35,6 +36,7 @@ class ServedDemo:
     passwords: dict[str, str]  # username → password
     device_token: str
     index_case: str  # the outbreak's first person key
+    planted: dict[str, str]  # each later case's person key → the key prefix of whom they met
 
 
 def free_port() -> int:
@@ -83,6 +85,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDemo]:
         elif len(parts) >= 3 and parts[0] == "sentinel":
             device_token = parts[2]
     cases = re.findall(r"^\s+([0-9a-f]{32}) ", built.stdout, flags=re.MULTILINE)
+    planted = dict(
+        re.findall(r"^\s+([0-9a-f]{32}) .*\(met ([0-9a-f]{8})…", built.stdout, flags=re.MULTILINE)
+    )
     assert len(passwords) == len(STAFF) and device_token and cases, built.stdout
     port = free_port()
     serve_env = {
@@ -110,7 +115,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDemo]:
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"placecode serve did not come up: {server.stderr.read()}")  # type: ignore[union-attr]
             time.sleep(0.2)
-        yield ServedDemo(url, directory, serve_env, passwords, device_token, cases[0])
+        yield ServedDemo(url, directory, serve_env, passwords, device_token, cases[0], planted)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -198,3 +203,44 @@ def test_simulate_checks_in_against_the_served_demo(served: ServedDemo) -> None:
     assert re.search(r"latency p99\s*│\s*[\d.]+ ms", run.stdout), run.stdout
     # Every check-in it was answered for is in the served district's log.
     assert check_ins() - before >= created
+
+
+def test_tracing_the_demo_outbreak_finds_the_contacts_it_planted(served: ServedDemo) -> None:
+    first = [key for key, met in served.planted.items() if served.index_case.startswith(met)]
+    assert first, "the demo planted no case that met the index case"
+    run = subprocess.run(
+        [PLACECODE, "trace", "--person-key", served.index_case, "--format", "json"],
+        cwd=served.directory,
+        env=served.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    found = {c["person_key"]: c for c in json.loads(run.stdout)["contacts"]}
+    for key in first:
+        assert found[key]["finding"] == "close_contact", found.get(key)
+        assert found[key]["degree"] == 1
+
+
+def test_the_tracing_console_opens_a_demo_case_and_exports_it(
+    page: Page, served: ServedDemo
+) -> None:
+    staff_signs_in(page, served, "cdc")
+    page.goto(f"{served.url}/tracing")
+    page.fill("#title", "真南 outbreak")
+    page.fill("#person-key", served.index_case)
+    page.click("[data-testid=new-case] button[type=submit]")
+    expect(page.get_by_test_id("case-status")).to_have_text("open")
+    expect(page.get_by_test_id("timeline").locator("li").first).to_be_visible()
+    rows = page.get_by_test_id("contacts").locator("tbody tr")
+    expect(rows.first).to_be_visible()
+    assert rows.count() >= 1
+    expect(page.get_by_test_id("cluster").locator("circle").first).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_test_id("export-csv").click()
+    content = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert content.startswith("degree,finding,person_key")
+    assert len(content.splitlines()) == 1 + int(
+        sum(int(n) for n in re.findall(r"(\d+)", page.get_by_test_id("counts").inner_text()))
+    )
