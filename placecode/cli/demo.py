@@ -74,10 +74,14 @@ def build(
     days: int = 14,
     people: int = DEFAULT_PEOPLE,
     scans: int = DEFAULT_SCANS,
+    url: str | None = None,
 ) -> None:
-    for suffix in ("", "-wal", "-shm"):  # a fresh district every time
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    os.environ["PLACECODE_DATABASE_URL"] = f"sqlite:///{path.resolve()}"
+    """Build the district into the SQLite file at `path` (made afresh), or into the empty
+    database at `url` (the tracing benchmark builds one on PostgreSQL too)."""
+    if url is None:
+        for suffix in ("", "-wal", "-shm"):  # a fresh district every time
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    os.environ["PLACECODE_DATABASE_URL"] = url or f"sqlite:///{path.resolve()}"
     os.environ["PLACECODE_CLOCK_TODAY"] = today.isoformat()
     get_settings.cache_clear()
     loaded = settings()
