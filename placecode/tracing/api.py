@@ -31,6 +31,7 @@ from placecode.tracing.schemas import (
     ReidentificationView,
     ReidentifiedView,
     ReidentifyRequest,
+    RerunView,
     RiskyVenue,
     RiskyVenueView,
     TraceRequest,
@@ -282,8 +283,10 @@ def get_case(
 def run_case(case_id: CaseId, principal: Analysts, session: SessionDep) -> CaseView:
     """Trace the case again over the scan log as it is now (not once confirmed)."""
     case = service.get_case(session=session, case_id=case_id)
-    service.run_case(session=session, case=case)
-    return case_view(session=session, case=case)
+    rerun = service.run_case(session=session, case=case, actor=principal)
+    view = case_view(session=session, case=case)
+    view.rerun = RerunView(added=rerun.added, gone=rerun.gone, changed=rerun.changed)
+    return view
 
 
 @router.post("/tracing/cases/{case_id}/confirm")

@@ -214,6 +214,7 @@ def _console(
     sort: str = "overlap",
     error: str | None = None,
     identities: list[Reidentified] | None = None,
+    rerun: service.Rerun | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     case = service.get_case(session=session, case_id=case_id)
@@ -245,6 +246,7 @@ def _console(
             "picture": cluster_picture(view),
             "error": error,
             "identities": identities,
+            "rerun": rerun,
         },
         status_code=status_code,
     )
@@ -286,15 +288,18 @@ def _act(
 def run_case(
     request: Request, principal: Analysts, session: SessionDep, case_id: CaseId
 ) -> Response:
-    """Trace the case again."""
-    return _act(
-        request,
-        principal,
-        session,
-        case_id,
-        lambda: service.run_case(
-            session=session, case=service.get_case(session=session, case_id=case_id)
-        ),
+    """Trace the case again and say how the findings changed."""
+    try:
+        case = service.get_case(session=session, case_id=case_id)
+        rerun = service.run_case(session=session, case=case, actor=principal)
+    except PlaceCodeError as exc:
+        session.rollback()
+        return _console(
+            request, principal, session, case_id, error=exc.message, status_code=exc.status
+        )
+    return RedirectResponse(
+        f"/tracing/cases/{case_id}?added={rerun.added}&gone={rerun.gone}&changed={rerun.changed}",
+        status_code=303,
     )
 
 

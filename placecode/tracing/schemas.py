@@ -119,12 +119,21 @@ class CaseSummary(BaseModel):
     withdrawn_at: datetime | None
 
 
+class RerunView(BaseModel):
+    added: int = Field(description="People found now who were not before.")
+    gone: int = Field(description="People found before who are not now.")
+    changed: int = Field(description="People found both times whose finding changed.")
+
+
 class CaseView(CaseSummary):
     trajectories: list[TrajectoryView]
     venues: list[RiskyVenueView]
     contacts: list[ContactView] = Field(description="A page of the findings, closest first.")
     contacts_total: int
     clusters: int
+    rerun: RerunView | None = Field(
+        default=None, description="After tracing again: how the findings compare."
+    )
 
 
 class Confirmed(BaseModel):

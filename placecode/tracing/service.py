@@ -616,14 +616,39 @@ def trace_case(*, session: Session, case: TracingCase) -> Trace:
     )
 
 
-def run_case(*, session: Session, case: TracingCase) -> Trace:
-    """Trace the case again and keep its findings (not once confirmed: withdraw first)."""
+@dataclass(frozen=True)
+class Rerun:
+    """How tracing a case again compared with the time before."""
+
+    added: int  # people found now who were not before
+    gone: int  # people found before who are not now
+    changed: int  # people found both times whose finding changed
+
+
+def run_case(*, session: Session, case: TracingCase, actor: Actor | None = None) -> Rerun:
+    """Trace the case (again) and keep its findings, compared with the last time (not once
+    confirmed: withdraw first). Audited when an analyst asks for it."""
     if case.status == CaseStatus.confirmed.value:
         raise Conflict(
             _("This case is confirmed; withdraw the confirmation before tracing it again."),
             code="case_confirmed",
         )
+    before = {c.person_id: c.kind for c in saved_contacts(session=session, case=case)}
     found = trace_case(session=session, case=case)
+    now = {c.person_id: c.finding.value for c in found.contacts}
+    rerun = Rerun(
+        added=len(now.keys() - before.keys()),
+        gone=len(before.keys() - now.keys()),
+        changed=sum(1 for person in now.keys() & before.keys() if now[person] != before[person]),
+    )
+    if actor is not None:
+        record_audit(
+            session=session,
+            actor=actor,
+            action="tracing.run",
+            target=case.id,
+            detail=asdict(rerun),
+        )
     session.execute(delete(TracedContact).where(TracedContact.case_id == case.id))
     if found.contacts:
         session.execute(
@@ -634,7 +659,7 @@ def run_case(*, session: Session, case: TracingCase) -> Trace:
         index.cluster = found.clusters.get(index.person_id, 0)
     case.traced_at = clock.now()
     session.flush()
-    return found
+    return rerun
 
 
 def saved_contacts(*, session: Session, case: TracingCase) -> list[ContactRow]:
