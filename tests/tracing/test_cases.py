@@ -24,6 +24,7 @@ from placecode.config import Settings
 from placecode.errors import Forbidden, InvalidInput
 from placecode.tracing import service as tracing
 from placecode.venues.models import Venue
+from tests.accounts.test_pages import csrf_of, sign_in
 from tests.checkins.test_scan import code_of, scan
 from tests.conftest import Persona, sign_in_citizen
 
@@ -351,3 +352,55 @@ def test_the_console_and_audit_pages_render(
         client.get(f"/tracing/cases/{case['id']}?degree=7", headers=cdc_analyst.auth).status_code
         == 422
     )
+
+
+def test_the_console_forms_open_confirm_withdraw_and_reidentify(
+    client: TestClient, session: Session, cdc_analyst: Persona, scans: dict[str, str]
+) -> None:
+    open_case(client, cdc_analyst)  # records the index case's confirmation
+    assert sign_in(client, "cora").status_code == 303  # type: ignore[attr-defined]
+    form = client.get("/tracing")
+    opened = client.post(
+        "/tracing",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "title": "By the form",
+            "doc_type": "passport",
+            "doc_number": PEOPLE["index"][0],
+            "degree": "2",
+        },
+        follow_redirects=False,
+    )
+    assert opened.status_code == 303, opened.text
+    console = opened.headers["location"]
+    page = client.get(console)
+    assert "C**** C******" in page.text
+    confirmed = client.post(
+        f"{console}/confirm", data={"csrf_token": csrf_of(page.text)}, follow_redirects=True
+    )
+    assert 'data-testid="case-status">confirmed<' in confirmed.text
+    at(11, 45)
+    assert colour(client, scans["close"], scans["code"]) == "red"
+    refused = client.post(
+        f"{console}/reidentify",
+        data={"csrf_token": csrf_of(confirmed.text), "purpose": "", "who": "close"},
+    )
+    assert refused.status_code == 422 and "purpose" in refused.text
+    shown = client.post(
+        f"{console}/reidentify",
+        data={"csrf_token": csrf_of(confirmed.text), "purpose": "Isolation calls", "who": "all"},
+    )
+    assert shown.status_code == 200
+    assert "Close Contact" in shown.text and "E10000002" in shown.text
+    audit = client.get("/tracing/reidentifications")
+    assert "Isolation calls" in audit.text and "cora" in audit.text
+    withdrawn = client.post(
+        f"{console}/withdraw",
+        data={"csrf_token": csrf_of(shown.text), "reason": "Wrong index case"},
+        follow_redirects=True,
+    )
+    assert 'data-testid="case-status">withdrawn<' in withdrawn.text
+    at(12)
+    assert colour(client, scans["close"], scans["code"]) == "green"
+    # A form posted without its token is refused.
+    assert client.post(f"{console}/confirm", data={}).status_code == 403
