@@ -95,6 +95,22 @@ class Settings(BaseSettings):
     )
     nat_window_days: int = Field(default=7, ge=1, le=60)
 
+    # Foot traffic.
+    surge_z: float = Field(
+        default=3.5, gt=0, description="Robust z (median/MAD) at which a venue-day surges."
+    )
+    surge_ratio: float = Field(default=2.0, gt=1, description="…and this many times its usual.")
+    surge_min_count: int = Field(default=50, ge=1, description="…and at least this many scans.")
+    drop_ratio: float = Field(
+        default=0.4, gt=0, lt=1, description="A drop: at most this share of the usual day…"
+    )
+    drop_min_baseline: int = Field(
+        default=50, ge=1, description="…at a venue that usually has at least this many scans."
+    )
+    silent_days: int = Field(
+        default=3, ge=1, le=28, description="A venue without scans this long is silent."
+    )
+
     # Tracing.
     close_contact_minutes: int = Field(
         default=15,

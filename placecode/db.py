@@ -31,6 +31,7 @@ MODEL_MODULES = (
     "placecode.checkins.models",
     "placecode.health.models",
     "placecode.tracing.models",
+    "placecode.analytics.models",
 )
 
 NAMING_CONVENTION = {

@@ -1,0 +1,147 @@
+"""Detection over a demo district: 真南's 18 March surge is raised by midday to the commerce
+department and to 真如镇; ordinary days stay quiet; alerts are not repeated; each inbox
+shows only its own; acknowledging and resolving are audited."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from placecode.accounts.models import AuditEntry, Role
+from placecode.accounts.principal import Principal
+from placecode.analytics import service as analytics
+from placecode.analytics.models import Alert
+from placecode.config import Settings
+from placecode.demo import activity, service
+from placecode.demo.district import DistrictPlan, plan_district
+from placecode.demo.population import plan_population
+from placecode.errors import Conflict, InvalidInput, NotFound
+from placecode.people.sealing import load_sealer
+
+DAYS = [date(2022, 3, 18) - timedelta(days=n) for n in range(14, -1, -1)]  # 4 to 18 March
+
+
+def principal(role: Role, scope: str | None, name: str = "someone") -> Principal:
+    return Principal(0, name, name, role, scope, "token")
+
+
+@pytest.fixture
+def district(session: Session, settings: Settings, demo_ca: Path) -> DistrictPlan:
+    streets, categories = service.reference_data(session)
+    plan = plan_district(streets=streets, categories=categories, total=400, seed=5)
+    population = plan_population(
+        venues=plan.venues,
+        street_codes=[str(s["code"]) for s in streets],
+        street_shares=[float(s["pop_share"]) for s in streets],  # type: ignore[arg-type]
+        zhennan_index=plan.venues.index(plan.zhennan),
+        size=6_000,
+        seed=5,
+    )
+    service.write_organisations(session=session, settings=settings, plan=plan)
+    service.write_venues(session=session, plan=plan)
+    activity.write_days(
+        session=session,
+        settings=settings,
+        sealer=load_sealer(settings),
+        plan=plan,
+        population=population,
+        days=DAYS,
+        per_day=6_000,
+        seed=5,
+    )
+    return plan
+
+
+@pytest.fixture
+def rules(settings: Settings) -> Settings:
+    """This district is a fortieth of Putuo's scans: the minimum count scales with it."""
+    return settings.model_copy(update={"surge_min_count": 25, "drop_min_baseline": 25})
+
+
+def test_the_zhennan_surge_is_raised_by_midday_to_commerce_and_its_street(
+    session: Session, rules: Settings, district: DistrictPlan
+) -> None:
+    found = analytics.detect(session=session, settings=rules, day=date(2022, 3, 18), hour=12)
+    assert found.basis == "recent_days"  # two weeks of history: the last seven days
+    surges = {a.venue_id: a for a in found.raised if a.kind == "surge"}
+    alert = surges[district.zhennan.id]
+    assert (alert.department_code, alert.street_code) == ("commerce", "zhenruzhen")
+    assert alert.raised_hour == 12 and alert.count >= 2 * alert.baseline and alert.z >= 3.5
+    # Raised once: the afternoon and the whole day do not repeat it.
+    later = analytics.detect(session=session, settings=rules, day=date(2022, 3, 18), hour=18)
+    whole = analytics.detect(session=session, settings=rules, day=date(2022, 3, 18))
+    assert district.zhennan.id not in {a.venue_id for a in later.raised + whole.raised}
+    assert session.scalar(select(func.count()).where(Alert.venue_id == district.zhennan.id)) == 1
+
+
+def test_ordinary_days_stay_quiet(
+    session: Session, rules: Settings, district: DistrictPlan
+) -> None:
+    raised = 0
+    for day in DAYS[7:-1]:  # 11 to 17 March: no surge was planted
+        raised += len(analytics.detect(session=session, settings=rules, day=day).raised)
+    venues = len(district.venues) * 7
+    assert raised <= venues * 0.002, raised  # at most one venue-day in 500
+
+
+def test_each_inbox_shows_its_own_and_answers_are_audited(
+    session: Session, rules: Settings, district: DistrictPlan
+) -> None:
+    analytics.detect(session=session, settings=rules, day=date(2022, 3, 18), hour=12)
+    zhennan = district.zhennan.id
+
+    def seen(who: Principal) -> set[str]:
+        return {a.venue_id for a, _name in analytics.alerts_for(session=session, principal=who)}
+
+    commerce = principal(Role.regulator, "commerce", "commerce")
+    assert zhennan in seen(commerce)
+    assert zhennan in seen(principal(Role.street_admin, "zhenruzhen"))
+    assert zhennan in seen(principal(Role.district_admin, None))
+    assert zhennan in seen(principal(Role.venue_manager, district.zhennan.organisation_id))
+    assert zhennan not in seen(principal(Role.street_admin, "taopu"))
+    assert zhennan not in seen(principal(Role.regulator, "health"))
+    assert seen(principal(Role.registrar, "nowhere")) == set()
+    (alert, name) = next(
+        (a, n)
+        for a, n in analytics.alerts_for(session=session, principal=commerce)
+        if a.venue_id == zhennan
+    )
+    assert name == "真南农副产品综合市场"
+    with pytest.raises(NotFound):
+        analytics.acknowledge(
+            session=session,
+            principal=principal(Role.street_admin, "taopu"),
+            actor=principal(Role.street_admin, "taopu"),
+            alert_id=alert.id,
+        )
+    analytics.acknowledge(
+        session=session, principal=commerce, actor=commerce, alert_id=alert.id, note="On it"
+    )
+    with pytest.raises(Conflict):
+        analytics.acknowledge(
+            session=session, principal=commerce, actor=commerce, alert_id=alert.id
+        )
+    with pytest.raises(InvalidInput):
+        analytics.resolve(
+            session=session, principal=commerce, actor=commerce, alert_id=alert.id, note=" "
+        )
+    done = analytics.resolve(
+        session=session,
+        principal=commerce,
+        actor=commerce,
+        alert_id=alert.id,
+        note="Extra staff and a queue outside; stock replenished by 14:00.",
+    )
+    assert (done.status, done.acknowledged_by, done.resolved_by) == (
+        "resolved",
+        "commerce",
+        "commerce",
+    )
+    actions = set(
+        session.scalars(select(AuditEntry.action).where(AuditEntry.target == str(alert.id)))
+    )
+    assert actions == {"analytics.acknowledge", "analytics.resolve"}
