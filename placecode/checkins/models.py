@@ -45,4 +45,7 @@ class VenueHourlyCount(Base):
     hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_venue_hourly_counts_hour", "hour"),)
+    # Covering: a day's counts per venue (detection, dashboards) are read from the index alone.
+    __table_args__ = (
+        Index("ix_venue_hourly_counts_hour_venue_id_count", "hour", "venue_id", "count"),
+    )

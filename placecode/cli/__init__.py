@@ -8,6 +8,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from placecode.cli import (
+    analytics,
     ca,
     db,
     demo,
@@ -43,6 +44,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(venues.app, name="venues")
 app.add_typer(identity.app, name="identity")
 app.add_typer(imports.app, name="import")
+app.add_typer(analytics.app, name="analytics")
 app.command("purge")(purge.purge)
 app.command("serve")(serve.serve)
 app.command("init")(setup.init)

@@ -20,6 +20,9 @@ import placecode
 from placecode import scheduler
 from placecode.accounts import api as accounts_api
 from placecode.accounts import pages as accounts_pages
+from placecode.analytics import api as analytics_api
+from placecode.analytics import pages as analytics_pages
+from placecode.analytics import tasks as analytics_tasks
 from placecode.checkins import api as checkins_api
 from placecode.checkins import pages as checkins_pages
 from placecode.checkins import tasks as checkins_tasks
@@ -84,7 +87,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         jobs = None
         if settings.scheduler:
             jobs = asyncio.create_task(
-                scheduler.loop(database=database, settings=settings, jobs=checkins_tasks.JOBS)
+                scheduler.loop(
+                    database=database,
+                    settings=settings,
+                    jobs=checkins_tasks.JOBS + analytics_tasks.JOBS,
+                )
             )
         yield
         if jobs is not None:
@@ -138,12 +145,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         people_api.router,
         health_api.router,
         tracing_api.router,
+        analytics_api.router,
         web_pages.router,
         accounts_pages.router,
         venues_pages.router,
         people_pages.router,
         health_pages.router,
         tracing_pages.router,
+        analytics_pages.router,
     ):
         app.router.routes.extend(router.routes)
     app.mount("/static/apidocs", StaticFiles(directory=API_DOCS_ASSETS), name="apidocs")

@@ -17,6 +17,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # A day's counts per venue are read from the index alone (detection, dashboards).
+    with op.batch_alter_table("venue_hourly_counts", schema=None) as batch_op:
+        batch_op.drop_index("ix_venue_hourly_counts_hour")
+        batch_op.create_index(
+            "ix_venue_hourly_counts_hour_venue_id_count",
+            ["hour", "venue_id", "count"],
+            unique=False,
+        )
     op.create_table(
         "traffic_alerts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -57,6 +65,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("venue_hourly_counts", schema=None) as batch_op:
+        batch_op.drop_index("ix_venue_hourly_counts_hour_venue_id_count")
+        batch_op.create_index("ix_venue_hourly_counts_hour", ["hour"], unique=False)
     with op.batch_alter_table("traffic_alerts", schema=None) as batch_op:
         batch_op.drop_index("ix_traffic_alerts_street_code_status")
         batch_op.drop_index("ix_traffic_alerts_department_code_status")
