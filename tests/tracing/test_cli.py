@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from placecode.checkins.store import COLUMNS, DAY, ensure_partitions
+from placecode.checkins.store import COLUMNS, DAY, add_to_hourly_counts, ensure_partitions
 from placecode.config import load_settings
 from placecode.db import Database, DriverSql
 from placecode.people import service as people
@@ -26,7 +26,8 @@ PEOPLE = [("E20000001", "Index Case"), ("E20000002", "Close Contact"), ("E200000
 
 
 def district(run: Callable[..., subprocess.CompletedProcess[str]]) -> None:  # noqa: F811
-    """A migrated district with one market and three people's scans there, committed."""
+    """A migrated district with one market and three people's scans there (and their
+    hourly counts), committed."""
     assert run("init", "--password", "a-long-admin-password").returncode == 0
     settings = load_settings(
         database_url=run.env["PLACECODE_DATABASE_URL"],  # type: ignore[attr-defined]
@@ -68,6 +69,12 @@ def district(run: Callable[..., subprocess.CompletedProcess[str]]) -> None:  # n
                     for n, minutes in enumerate((0, 10, 120))
                 ],
             )
+            # The hourly counts the writer would keep with them.
+            hours: dict[tuple[str, int], int] = {}
+            for minutes in (0, 10, 120):
+                at = START + minutes * 60
+                hours[(market.id, at - at % 3600)] = hours.get((market.id, at - at % 3600), 0) + 1
+            add_to_hourly_counts(DriverSql(session), hours)
     finally:
         database.dispose()
 

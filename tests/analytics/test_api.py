@@ -1,0 +1,141 @@
+"""The foot-traffic API and inbox page: each role sees its own alerts, answers them, reads
+a day's summary in its scope; detection on demand for the district; the CLI."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from placecode.accounts.models import Role
+from placecode.analytics import service as analytics
+from placecode.clock import clock
+from placecode.config import Settings
+from placecode.demo.district import DistrictPlan
+from placecode.region.models import Category
+from tests.accounts.test_pages import csrf_of, sign_in
+from tests.analytics.test_alerts import district, rules  # noqa: F401  (fixtures)
+from tests.conftest import Persona, make_persona
+
+SURGE_DAY = date(2022, 3, 18)
+
+
+def test_each_role_reads_and_answers_its_own_alerts(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    rules: Settings,  # noqa: F811
+    district: DistrictPlan,  # noqa: F811
+    district_admin: Persona,
+    regulator: Persona,
+    street_admin: Persona,
+) -> None:
+    analytics.detect(session=session, settings=rules, day=SURGE_DAY, hour=12)
+    zhenru = make_persona(session, settings, "zhenru-admin", Role.street_admin, "zhenruzhen")
+    url = "/api/v1/analytics/alerts"
+    mine = client.get(url, headers=regulator.auth).json()
+    (alert,) = [a for a in mine if a["venue_id"] == district.zhennan.id]
+    assert alert["venue_name"] == "真南农副产品综合市场"
+    assert (alert["department_code"], alert["street_code"], alert["raised_hour"]) == (
+        "commerce",
+        "zhenruzhen",
+        12,
+    )
+    assert alert["count"] >= 2 * alert["baseline"] and alert["z"] >= 3.5
+    assert district.zhennan.id in {
+        a["venue_id"] for a in client.get(url, headers=zhenru.auth).json()
+    }
+    assert district.zhennan.id not in {
+        a["venue_id"] for a in client.get(url, headers=street_admin.auth).json()
+    }
+    assert client.get(url, params={"status": "nonsense"}, headers=regulator.auth).status_code == 422
+    # The other street cannot answer it (it is not theirs to see).
+    other = client.post(
+        f"{url}/{alert['id']}/acknowledge", json={"note": "x"}, headers=street_admin.auth
+    )
+    assert other.status_code == 404
+    seen = client.post(
+        f"{url}/{alert['id']}/acknowledge", json={"note": "Sent staff"}, headers=regulator.auth
+    )
+    assert seen.json()["status"] == "acknowledged"
+    empty = client.post(f"{url}/{alert['id']}/resolve", json={"note": ""}, headers=zhenru.auth)
+    assert empty.status_code == 422
+    done = client.post(
+        f"{url}/{alert['id']}/resolve",
+        json={"note": "Queue managed; market reopened normally"},
+        headers=zhenru.auth,
+    )
+    assert (done.json()["status"], done.json()["resolved_by"]) == ("resolved", "zhenru-admin")
+    # Detection on demand is for the district admin only, and never repeats an alert.
+    again = client.post(
+        "/api/v1/analytics/detect",
+        json={"day": "2022-03-18", "hour": 12},
+        headers=district_admin.auth,
+    )
+    assert again.status_code == 200 and again.json()["raised"] == []
+    refused = client.post(
+        "/api/v1/analytics/detect", json={"day": "2022-03-18"}, headers=regulator.auth
+    )
+    assert refused.status_code == 403
+    bad = client.post(
+        "/api/v1/analytics/detect",
+        json={"day": "2022-03-18", "hour": 0},
+        headers=district_admin.auth,
+    )
+    assert bad.status_code == 422
+
+
+def test_a_days_summary_stays_in_scope(
+    client: TestClient,
+    session: Session,
+    district: DistrictPlan,  # noqa: F811
+    district_admin: Persona,
+    regulator: Persona,
+    street_admin: Persona,
+) -> None:
+    clock.freeze(clock.now().replace(year=2022, month=3, day=19))
+    whole = client.get(
+        "/api/v1/analytics/summary", params={"day": "2022-03-18"}, headers=district_admin.auth
+    ).json()
+    assert whole["scans"] > whole["usual"] > 0
+    assert whole["top_venues"][0]["venue_name"] == "真南农副产品综合市场"
+    street = client.get(
+        "/api/v1/analytics/summary", params={"day": "2022-03-18"}, headers=street_admin.auth
+    ).json()
+    assert set(street["by_street"]) == {"changfengxincun"}
+    assert 0 < street["scans"] < whole["scans"]
+    commerce = client.get(
+        "/api/v1/analytics/summary", params={"day": "2022-03-18"}, headers=regulator.auth
+    ).json()
+    theirs = set(
+        session.scalars(select(Category.code).where(Category.department_code == "commerce"))
+    )
+    assert set(commerce["by_category"]) <= theirs and "wet_market" in commerce["by_category"]
+    assert commerce["scans"] > 0
+
+
+def test_the_inbox_page_answers_through_its_form(
+    client: TestClient,
+    session: Session,
+    rules: Settings,  # noqa: F811
+    district: DistrictPlan,  # noqa: F811
+    regulator: Persona,
+) -> None:
+    analytics.detect(session=session, settings=rules, day=SURGE_DAY, hour=12)
+    assert sign_in(client, "shang").status_code == 303  # type: ignore[attr-defined]
+    page = client.get("/analytics/alerts")
+    assert "真南农副产品综合市场" in page.text
+    alert_id = page.text.split('data-alert="')[1].split('"')[0]
+    answered = client.post(
+        f"/analytics/alerts/{alert_id}",
+        data={"csrf_token": csrf_of(page.text), "action": "resolve", "note": "Handled"},
+        follow_redirects=True,
+    )
+    assert 'data-testid="alert-status">resolved' in answered.text
+    again = client.post(
+        f"/analytics/alerts/{alert_id}",
+        data={"csrf_token": csrf_of(answered.text), "action": "resolve", "note": "Twice"},
+    )
+    assert again.status_code == 409
