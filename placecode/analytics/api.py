@@ -16,8 +16,10 @@ from placecode.analytics.models import Alert
 from placecode.analytics.schemas import (
     AlertAnswer,
     AlertView,
+    CoverageView,
     DetectRequest,
     DetectView,
+    SilentVenue,
     SummaryView,
     VenueCount,
 )
@@ -131,4 +133,24 @@ def detect(
         basis=found.basis,
         venues=found.venues,
         raised=[alert_view(a, names.get(a.venue_id, "")) for a in found.raised],
+    )
+
+
+@router.get("/analytics/coverage")
+def coverage(principal: Watchers, session: SessionDep, settings: SettingsDep) -> CoverageView:
+    """Live venues by street and category, key places with a live code, silent codes, and
+    how yesterday's scans spread over the venues, in your scope."""
+    found = service.coverage(session=session, settings=settings, principal=principal)
+    return CoverageView(
+        venues=found.venues,
+        key_places={
+            kind: {"registered": registered, "live": live}
+            for kind, (registered, live) in found.key_places.items()
+        },
+        silent_days=found.silent_days,
+        silent=[
+            SilentVenue(venue_id=v, venue_name=n, street_code=s) for v, n, s in found.silent[:1000]
+        ],
+        silent_total=len(found.silent),
+        per_venue=found.per_venue,
     )

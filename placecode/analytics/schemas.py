@@ -67,3 +67,22 @@ class SummaryView(BaseModel):
     by_category: dict[str, int]
     top_venues: list[VenueCount]
     alerts: int
+
+
+class SilentVenue(BaseModel):
+    venue_id: str
+    venue_name: str
+    street_code: str
+
+
+class CoverageView(BaseModel):
+    venues: dict[str, dict[str, int]] = Field(description="street → category → live venues")
+    key_places: dict[str, dict[str, int]] = Field(
+        description="large supermarkets and wet markets: registered, with a live code"
+    )
+    silent_days: int
+    silent: list[SilentVenue] = Field(
+        description="Live codes without a scan in silent_days (the first 1,000)."
+    )
+    silent_total: int
+    per_venue: dict[str, int] = Field(description="Yesterday's scans per venue, in buckets.")

@@ -321,3 +321,68 @@ def day_summary(
         top_venues=[(venue, venues[venue][0], n) for venue, n in top],
         alerts=int(alerts or 0),
     )
+
+
+# --- coverage ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coverage:
+    venues: dict[str, dict[str, int]]  # street → category → active venues
+    key_places: dict[str, tuple[int, int]]  # category → (registered, with a live code)
+    silent: list[tuple[str, str, str]]  # active venues without scans lately: id, name, street
+    silent_days: int
+    per_venue: dict[str, int]  # yesterday's scans per venue, in buckets
+
+
+BUCKETS = ((0, 0, "0"), (1, 9, "1-9"), (10, 99, "10-99"), (100, 999, "100-999"))
+
+
+def coverage(*, session: Session, settings: Settings, principal: Principal) -> Coverage:
+    """The venues in the principal's scope by street and category, how many key places have
+    a live code, which live codes are silent (no scan in `silent_days`: posted where people
+    walk past it), and how yesterday's scans spread over the venues."""
+    rows = session.execute(
+        select(Venue.id, Venue.name, Venue.street_code, Venue.category_code, Venue.status)
+        .join(Category, Category.code == Venue.category_code)
+        .where(
+            scope_clause(
+                principal,
+                street=Venue.street_code,
+                department=Category.department_code,
+                organisation=Venue.organisation_id,
+                venue=Venue.id,
+            )
+        )
+        .order_by(Venue.street_code, Venue.name)
+    ).all()
+    now = int(clock.now().timestamp())
+    recent = counts_between(session, now - settings.silent_days * 86_400, now + HOUR)
+    yesterday = today(settings) - timedelta(days=1)
+    start = midnight(yesterday, settings)
+    daily = counts_between(session, start, start + 24 * HOUR)
+    venues: dict[str, dict[str, int]] = {}
+    key_places: dict[str, tuple[int, int]] = {kind: (0, 0) for kind in KEY_PLACES}
+    silent = []
+    per_venue = {label: 0 for _low, _high, label in BUCKETS} | {"1000+": 0}
+    for venue, name, street, category, status in rows:
+        live = status == VenueStatus.active.value
+        if category in key_places:
+            registered, with_code = key_places[category]
+            key_places[category] = (registered + 1, with_code + int(live))
+        if not live:
+            continue
+        streets = venues.setdefault(street, {})
+        streets[category] = streets.get(category, 0) + 1
+        if venue not in recent:
+            silent.append((venue, name, street))
+        scans = daily.get(venue, 0)
+        label = next((label for low, high, label in BUCKETS if low <= scans <= high), "1000+")
+        per_venue[label] += 1
+    return Coverage(
+        venues=venues,
+        key_places=key_places,
+        silent=silent,
+        silent_days=settings.silent_days,
+        per_venue=per_venue,
+    )

@@ -11,13 +11,14 @@ from starlette.testclient import TestClient
 
 from placecode.accounts.models import Role
 from placecode.analytics import service as analytics
+from placecode.checkins.models import VenueHourlyCount
 from placecode.clock import clock
 from placecode.config import Settings
 from placecode.demo.district import DistrictPlan
 from placecode.region.models import Category
 from tests.accounts.test_pages import csrf_of, sign_in
 from tests.analytics.test_alerts import district, rules  # noqa: F401  (fixtures)
-from tests.conftest import Persona, make_persona
+from tests.conftest import Persona, make_persona, make_venue
 
 SURGE_DAY = date(2022, 3, 18)
 
@@ -139,3 +140,36 @@ def test_the_inbox_page_answers_through_its_form(
         data={"csrf_token": csrf_of(answered.text), "action": "resolve", "note": "Twice"},
     )
     assert again.status_code == 409
+
+
+def test_coverage_finds_silent_codes_and_key_places_in_scope(
+    client: TestClient,
+    session: Session,
+    district: DistrictPlan,  # noqa: F811
+    district_admin: Persona,
+    street_admin: Persona,
+) -> None:
+    clock.freeze(clock.now().replace(year=2022, month=3, day=19, hour=9))
+    # A code posted where people walk past it: registered, live, never scanned.
+    quiet = make_venue(session, "长风一村小区", "changfengxincun", "residential")
+    whole = client.get("/api/v1/analytics/coverage", headers=district_admin.auth).json()
+    assert whole["key_places"]["large_supermarket"] == {"registered": 35, "live": 35}
+    assert whole["key_places"]["wet_market"] == {"registered": 32, "live": 32}
+    live = sum(n for categories in whole["venues"].values() for n in categories.values())
+    assert live == len(district.venues) + 1
+    assert sum(whole["per_venue"].values()) == live
+    # Silent codes: live, and not one scan in three days.
+    silent = {v["venue_id"] for v in whole["silent"]}
+    assert whole["silent_total"] == len(silent) and quiet.id in silent
+    assert district.zhennan.id not in silent
+    scanned = set(
+        session.scalars(
+            select(VenueHourlyCount.venue_id).where(
+                VenueHourlyCount.hour >= int(clock.now().timestamp()) - 3 * 86_400
+            )
+        )
+    )
+    assert silent.isdisjoint(scanned)
+    street = client.get("/api/v1/analytics/coverage", headers=street_admin.auth).json()
+    assert set(street["venues"]) == {"changfengxincun"}
+    assert {v["street_code"] for v in street["silent"]} == {"changfengxincun"}
