@@ -23,6 +23,7 @@ from placecode.analytics.schemas import (
     SummaryView,
     VenueCount,
 )
+from placecode.analytics.service import FIRST_DAY, LAST_DAY
 from placecode.venues.models import Venue
 from placecode.web.deps import SessionDep, SettingsDep
 
@@ -49,7 +50,7 @@ def list_alerts(
     principal: Watchers,
     session: SessionDep,
     status: Literal["open", "acknowledged", "resolved"] | None = None,
-    day: Annotated[date | None, Query()] = None,
+    day: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[AlertView]:
     """The alerts you answer for: your department's categories, your street, your
@@ -94,7 +95,7 @@ def summary(
     principal: Watchers,
     session: SessionDep,
     settings: SettingsDep,
-    day: Annotated[date | None, Query()] = None,
+    day: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
 ) -> SummaryView:
     """A day's scans in your scope (default: today so far) against a usual day, per street
     and category, the busiest venues, the alerts raised."""

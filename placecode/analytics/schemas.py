@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from placecode.analytics.service import FIRST_DAY, LAST_DAY
 from placecode.fields import text_block
 
 
@@ -41,7 +42,7 @@ class AlertAnswer(_In):
 
 
 class DetectRequest(_In):
-    day: date = Field(strict=False)
+    day: date = Field(strict=False, ge=FIRST_DAY, le=LAST_DAY)
     hour: int = Field(default=24, ge=1, le=24)
 
 

@@ -25,6 +25,7 @@ from placecode.region.models import Category
 from placecode.venues.models import Venue, VenueStatus
 
 HOUR = 3600
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # any day a district can have
 KEY_PLACES = ("large_supermarket", "wet_market")
 
 
@@ -32,6 +33,15 @@ class AlertStatus:
     open = "open"
     acknowledged = "acknowledged"
     resolved = "resolved"
+
+
+def _check_day(day: date) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(
+            _("Choose a day from {first} to {last}.").format(first=FIRST_DAY, last=LAST_DAY),
+            code="day",
+            details={"field": "day"},
+        )
 
 
 def thresholds(settings: Settings) -> Thresholds:
@@ -91,6 +101,7 @@ def detect(*, session: Session, settings: Settings, day: date, hour: int = 24) -
     are judged too) against its baseline; raise the alerts not raised before."""
     if not 1 <= hour <= 24:
         raise InvalidInput(_("The hour is 1 to 24."), code="hour")
+    _check_day(day)
     first = first_day(session, settings)
     if first is None:
         return Detection(day, hour, "none", 0, [])
@@ -273,6 +284,7 @@ def day_summary(
 ) -> DaySummary:
     """A day's scans in the principal's scope: total against a usual day, per street and
     category, the busiest venues, the alerts raised."""
+    _check_day(day)
     venues = {
         venue: (name, street, category)
         for venue, name, street, category in session.execute(

@@ -173,3 +173,15 @@ def test_coverage_finds_silent_codes_and_key_places_in_scope(
     street = client.get("/api/v1/analytics/coverage", headers=street_admin.auth).json()
     assert set(street["venues"]) == {"changfengxincun"}
     assert {v["street_code"] for v in street["silent"]} == {"changfengxincun"}
+
+
+def test_days_out_of_any_districts_range_are_refused(
+    client: TestClient, district_admin: Persona
+) -> None:
+    for url in ("/api/v1/analytics/summary", "/api/v1/analytics/alerts"):
+        answer = client.get(url, params={"day": "0001-01-01"}, headers=district_admin.auth)
+        assert answer.status_code == 422, answer.text
+    answer = client.post(
+        "/api/v1/analytics/detect", json={"day": "1900-01-01"}, headers=district_admin.auth
+    )
+    assert answer.status_code == 422

@@ -22,3 +22,5 @@ def test_detect_and_report_a_day(
     assert "2022-03-20: 3 scans" in report.stdout and "追踪命令菜场" in report.stdout
     assert run("analytics", "detect", "--date", "2022-03-20", "--hour", "25").returncode == 2
     assert run("analytics", "report", "--date", "20 March").returncode == 2
+    ancient = run("analytics", "report", "--date", "0001-01-01")
+    assert ancient.returncode == 1 and "Choose a day from 2000-01-01" in ancient.stderr
