@@ -456,10 +456,12 @@ def index_windows(
         person = _person(session, request.person_key)
         if person.id in windows:
             continue
-        since, until = default_window(
-            session=session, settings=settings, person_key=request.person_key
-        )
-        since, until = request.since or since, request.until or until
+        since, until = request.since, request.until
+        if since is None or until is None:  # the health records say when, unless told
+            onset, isolated = default_window(
+                session=session, settings=settings, person_key=request.person_key
+            )
+            since, until = since or onset, until or isolated
         _check_window(since, until, request.person_key)
         windows[person.id] = IndexWindow(person.id, int(since.timestamp()), int(until.timestamp()))
     return list(windows.values())
