@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from placecode import db as database_module
 from placecode import signing
+from placecode.analytics import service as analytics
 from placecode.cli import serve as serve_command
 from placecode.cli.common import console, database, settings
 from placecode.cli.identity import make_demo_issuers
@@ -138,6 +139,16 @@ def build(
                 zhennan_id=plan.zhennan.id,
                 seed=seed,
             )
+            # Foot-traffic alerts as the server's hourly job would have raised them: each
+            # day by noon, then the whole day.
+            task = progress.add_task("traffic alerts", total=len(history))
+            alerts = []
+            for day in history:
+                for hour in (12, 24):
+                    alerts += analytics.detect(
+                        session=session, settings=loaded, day=day, hour=hour
+                    ).raised
+                progress.advance(task)
     finally:
         db.dispose()
     console.print(f"Demo accounts (the district's today: {today.isoformat()}, seed {seed}):")
@@ -159,6 +170,15 @@ def build(
         f"{written.check_ins - found.withdrawn:,} check-ins over "
         f"{days} days, {written.nat_results:,} NAT results; 真南农副产品综合市场 is venue "
         f"{plan.zhennan.id}."
+    )
+    console.print(
+        f"Traffic alerts raised over the {days} days: {len(alerts)}"
+        + "".join(
+            f"\n  {a.day} {a.kind} at {a.venue_id} by {a.raised_hour}:00: {a.count:,} scans "
+            f"against a usual {a.baseline:,.0f} → {a.department_code}, {a.street_code}"
+            for a in alerts[:10]
+        ),
+        highlight=False,
     )
     cases = found.cases
     console.print(f"The outbreak: {len(cases)} confirmed cases, entered by the CDC (account cdc):")

@@ -121,6 +121,7 @@ def test_placecode_demo_builds_a_district_that_the_app_serves_to_every_role(
     out = capsys.readouterr().out
     assert status == 0, out
     assert "300 venues" in out and ZHENNAN in out
+    assert "Traffic alerts raised over the 2 days:" in out
     content = database_file.read_bytes()
     for index in range(3000):  # no resident's document number or phone in plain
         for foreign in (False, True):
