@@ -23,7 +23,6 @@ from placecode.analytics.schemas import (
     SummaryView,
     VenueCount,
 )
-from placecode.analytics.service import FIRST_DAY, LAST_DAY
 from placecode.venues.models import Venue
 from placecode.web.deps import SessionDep, SettingsDep
 
@@ -50,7 +49,7 @@ def list_alerts(
     principal: Watchers,
     session: SessionDep,
     status: Literal["open", "acknowledged", "resolved"] | None = None,
-    day: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
+    day: Annotated[date | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[AlertView]:
     """The alerts you answer for: your department's categories, your street, your
@@ -95,7 +94,7 @@ def summary(
     principal: Watchers,
     session: SessionDep,
     settings: SettingsDep,
-    day: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
+    day: Annotated[date | None, Query()] = None,
 ) -> SummaryView:
     """A day's scans in your scope (default: today so far) against a usual day, per street
     and category, the busiest venues, the alerts raised."""

@@ -13,7 +13,6 @@ from placecode.accounts.authz import requires
 from placecode.accounts.models import Role
 from placecode.accounts.principal import Principal
 from placecode.analytics import service
-from placecode.analytics.service import FIRST_DAY, LAST_DAY
 from placecode.errors import PlaceCodeError
 from placecode.web.deps import SessionDep
 from placecode.web.templating import render
@@ -58,7 +57,7 @@ def inbox(
     principal: Watchers,
     session: SessionDep,
     status: Annotated[Literal["", "open", "acknowledged", "resolved"], Query()] = "",
-    day: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
+    day: Annotated[date | None, Query()] = None,
 ) -> HTMLResponse:
     """Surges and drops at the venues you answer for, with their evidence."""
     return _inbox(request, principal, session, status, day)

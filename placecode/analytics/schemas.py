@@ -7,7 +7,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from placecode.analytics.service import FIRST_DAY, LAST_DAY
 from placecode.fields import text_block
 
 
@@ -42,7 +41,7 @@ class AlertAnswer(_In):
 
 
 class DetectRequest(_In):
-    day: date = Field(strict=False, ge=FIRST_DAY, le=LAST_DAY)
+    day: date = Field(strict=False)
     hour: int = Field(default=24, ge=1, le=24)
 
 

@@ -194,6 +194,8 @@ def alerts_for(
 ) -> list[tuple[Alert, str]]:
     """The alerts this principal answers for (their department's, street's, organisation's
     venues'; all for the district), newest first, with each venue's name."""
+    if day is not None:
+        _check_day(day)
     query = (
         select(Alert, Venue.name)
         .join(Venue, Venue.id == Alert.venue_id)
