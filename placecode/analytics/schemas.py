@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from placecode.fields import text_block
+from placecode.fields import JSON_INTEGER, text_block
 
 
 class _In(BaseModel):
@@ -42,7 +42,7 @@ class AlertAnswer(_In):
 
 class DetectRequest(_In):
     day: date = Field(strict=False)
-    hour: int = Field(default=24, ge=1, le=24)
+    hour: Annotated[int, JSON_INTEGER] = Field(default=24, ge=1, le=24)
 
 
 class DetectView(BaseModel):

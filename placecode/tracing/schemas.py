@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from placecode.fields import one_line, text_block
+from placecode.fields import JSON_INTEGER, one_line, text_block
 from placecode.people.documents import DocType
 from placecode.people.schemas import DocNumber
 from placecode.tracing.service import CaseStatus, Finding
@@ -47,7 +47,7 @@ class TraceRequest(_In):
     people: list[IndexPerson] = Field(default_factory=list, max_length=100)
     venues: list[RiskyVenue] = Field(default_factory=list, max_length=50)
     degree: Literal[1, 2] = 2
-    threshold_minutes: int | None = Field(
+    threshold_minutes: Annotated[int, JSON_INTEGER] | None = Field(
         default=None, ge=1, le=1440, description="Default: the close-contact setting (15)."
     )
 
