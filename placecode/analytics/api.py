@@ -4,7 +4,7 @@ the district; acknowledging and resolving; a day's summary; detection on demand.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
@@ -16,13 +16,17 @@ from placecode.analytics.models import Alert
 from placecode.analytics.schemas import (
     AlertAnswer,
     AlertView,
+    AreaCountView,
     CoverageView,
+    DayCount,
     DetectRequest,
     DetectView,
+    OverviewView,
     SilentVenue,
-    SummaryView,
-    VenueCount,
+    TopVenue,
+    VenueDayView,
 )
+from placecode.region import service as region
 from placecode.venues.models import Venue
 from placecode.web.deps import SessionDep, SettingsDep
 
@@ -32,6 +36,7 @@ Watchers = Annotated[
     Principal,
     requires(Role.district_admin, Role.street_admin, Role.regulator, Role.venue_manager),
 ]
+Overseers = Annotated[Principal, requires(Role.district_admin, Role.street_admin, Role.regulator)]
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -89,26 +94,91 @@ def _name(session: SessionDep, alert: Alert) -> str:
     return venue.name if venue else ""
 
 
-@router.get("/analytics/summary")
-def summary(
+def overview_view(session: SessionDep, found: service.Overview) -> OverviewView:
+    streets = {s.code: s for s in region.list_streets(session=session)}
+    categories = {c.code: c for c in region.list_categories(session=session)}
+
+    def areas(counts: list[service.AreaCount], names: dict[str, Any]) -> list[AreaCountView]:
+        return [
+            AreaCountView(
+                code=area.code,
+                name_zh=names[area.code].name_zh if area.code in names else area.code,
+                name_en=names[area.code].name_en if area.code in names else area.code,
+                scans=area.scans,
+                usual=round(area.usual, 1),
+            )
+            for area in counts
+        ]
+
+    return OverviewView(
+        day=found.day,
+        hours=found.hours,
+        basis=found.basis,
+        scans=found.scans,
+        usual_so_far=found.usual_so_far,
+        usual_day=found.usual_day,
+        hourly=found.hourly,
+        usual_hourly=found.usual_hourly,
+        trend=[DayCount(day=day, scans=scans) for day, scans in found.trend],
+        streets=areas(found.streets, streets),
+        categories=areas(found.categories, categories),
+        top_venues=[
+            TopVenue(venue_id=v, venue_name=n, street_code=s, category_code=c, scans=k)
+            for v, n, s, c, k in found.top_venues
+        ],
+        open_alerts=found.open_alerts,
+    )
+
+
+@router.get("/analytics/overview")
+def overview(
+    principal: Overseers,
+    session: SessionDep,
+    settings: SettingsDep,
+    day: Annotated[date | None, Query()] = None,
+) -> OverviewView:
+    """A day's scans in your scope (default: today so far) against a usual day by the same
+    time: per hour, street and category, the busiest venues, the 28 days to it, the alerts
+    still open. For the district, a street, or a department."""
+    return overview_view(
+        session,
+        service.overview(session=session, settings=settings, principal=principal, day=day),
+    )
+
+
+@router.get("/analytics/venues/{venue_id}")
+def venue_day(
+    venue_id: Annotated[str, Path(max_length=40)],
     principal: Watchers,
     session: SessionDep,
     settings: SettingsDep,
     day: Annotated[date | None, Query()] = None,
-) -> SummaryView:
-    """A day's scans in your scope (default: today so far) against a usual day, per street
-    and category, the busiest venues, the alerts raised."""
-    found = service.day_summary(
-        session=session, settings=settings, principal=principal, day=day or service.today(settings)
+) -> VenueDayView:
+    """One venue's scans per hour on a day (default: today so far) against the band of its
+    usual days, with its alerts over the 28 days."""
+    return venue_day_view(
+        service.venue_day(
+            session=session, settings=settings, principal=principal, venue_id=venue_id, day=day
+        )
     )
-    return SummaryView(
+
+
+def venue_day_view(found: service.VenueDay) -> VenueDayView:
+    return VenueDayView(
+        venue_id=found.venue_id,
+        venue_name=found.name,
+        street_code=found.street_code,
+        category_code=found.category_code,
         day=found.day,
+        hours=found.hours,
+        basis=found.basis,
         scans=found.scans,
-        usual=found.usual,
-        by_street=found.by_street,
-        by_category=found.by_category,
-        top_venues=[VenueCount(venue_id=v, venue_name=n, scans=c) for v, n, c in found.top_venues],
-        alerts=found.alerts,
+        usual_so_far=round(found.usual_so_far, 1),
+        hourly=found.hourly,
+        usual_hourly=found.usual_hourly,
+        low=found.low,
+        high=found.high,
+        alerts=[alert_view(alert, found.name) for alert in found.alerts],
     )
 
 

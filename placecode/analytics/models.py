@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from placecode.db import Base
@@ -42,3 +42,40 @@ class Alert(Base):
         Index("ix_traffic_alerts_department_code_status", "department_code", "status"),
         Index("ix_traffic_alerts_street_code_status", "street_code", "status"),
     )
+
+
+class AreaHourlyCount(Base):
+    """Scans per street × category per hour, rolled up from the venues' hourly counts every
+    hour: the dashboards read weeks of these instead of millions of venue-hours."""
+
+    __tablename__ = "area_hourly_counts"
+
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    street_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    category_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    scans: Mapped[int] = mapped_column(Integer)
+
+
+class VenueDailyCount(Base):
+    """Scans per venue per day (the rolled-up hours of it): the busiest venues of a day."""
+
+    __tablename__ = "venue_daily_counts"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    venue_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    street_code: Mapped[str] = mapped_column(String(40))
+    category_code: Mapped[str] = mapped_column(String(40))
+    scans: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_venue_daily_counts_day_scans", "day", "scans"),)
+
+
+class RolledUpDay(Base):
+    """How much of a day is in the roll-ups: its hours before `through` (a Unix second); the
+    hours from there are read from the venues' hourly counts."""
+
+    __tablename__ = "rolled_up_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    through: Mapped[int] = mapped_column(BigInteger)
+    rolled_at: Mapped[datetime]

@@ -53,20 +53,58 @@ class DetectView(BaseModel):
     raised: list[AlertView]
 
 
-class VenueCount(BaseModel):
-    venue_id: str
-    venue_name: str
+class AreaCountView(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
     scans: int
+    usual: float = Field(description="A usual day's scans by the same time of day.")
 
 
-class SummaryView(BaseModel):
+class DayCount(BaseModel):
     day: date
     scans: int
-    usual: float = Field(description="The median of the baseline days' totals.")
-    by_street: dict[str, int]
-    by_category: dict[str, int]
-    top_venues: list[VenueCount]
-    alerts: int
+
+
+class TopVenue(BaseModel):
+    venue_id: str
+    venue_name: str
+    street_code: str
+    category_code: str
+    scans: int
+
+
+class OverviewView(BaseModel):
+    day: date
+    hours: float = Field(description="Hours of the day counted: 24 for a day gone.")
+    basis: str = Field(description="What usual is: same_weekday, recent_days, or none.")
+    scans: int = Field(description="Scans on the day (today: so far).")
+    usual_so_far: float = Field(description="Median of the baseline days by the same time.")
+    usual_day: float = Field(description="Median of the baseline days' totals.")
+    hourly: list[int] = Field(description="The day's scans per local hour (24).")
+    usual_hourly: list[float] = Field(description="The baseline days' median per hour.")
+    trend: list[DayCount] = Field(description="The 28 days to the day.")
+    streets: list[AreaCountView]
+    categories: list[AreaCountView]
+    top_venues: list[TopVenue]
+    open_alerts: int = Field(description="Alerts not resolved yet, in your scope.")
+
+
+class VenueDayView(BaseModel):
+    venue_id: str
+    venue_name: str
+    street_code: str
+    category_code: str
+    day: date
+    hours: float
+    basis: str
+    scans: int
+    usual_so_far: float
+    hourly: list[int]
+    usual_hourly: list[float] = Field(description="The baseline days' median per hour.")
+    low: list[float] = Field(description="The quietest baseline day, hour by hour.")
+    high: list[float] = Field(description="The busiest baseline day, hour by hour.")
+    alerts: list[AlertView] = Field(description="This venue's alerts over the 28 days.")
 
 
 class SilentVenue(BaseModel):

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Date, Select, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from placecode.accounts.models import ScopeKind
 from placecode.accounts.principal import Principal, scope_clause
 from placecode.accounts.service import Actor, record_audit
-from placecode.analytics.models import Alert
+from placecode.analytics.models import Alert, AreaHourlyCount, RolledUpDay, VenueDailyCount
 from placecode.analytics.surges import AlertKind, Thresholds, assess, baseline_days
 from placecode.checkins.models import VenueHourlyCount
 from placecode.clock import clock
@@ -267,73 +269,414 @@ def resolve(
     return alert
 
 
-# --- summaries ---------------------------------------------------------------------------
+# --- roll-ups ------------------------------------------------------------------------------
+
+Chosen = TypeVar("Chosen", bound="Select[*tuple[Any, ...]]")
+ROLL_UP_DAYS = 35  # the dashboards' reach: 28 days and the baseline's fourth week before them
+
+
+def _hour_start(moment: datetime, settings: Settings) -> int:
+    local = moment.astimezone(settings.zone)
+    return midnight(local.date(), settings) + local.hour * HOUR
+
+
+def roll_up(*, session: Session, settings: Settings, day: date) -> int:
+    """(Re)write a day's street × category hours and venue totals from the venues' hourly
+    counts, as far as the day's finished hours go (all of a day gone); the venue-days
+    written. A venue counts where it stands now (street, category)."""
+    _check_day(day)
+    start, end = midnight(day, settings), midnight(day + timedelta(days=1), settings)
+    through = max(start, min(end, _hour_start(clock.now(), settings)))
+    raw = VenueHourlyCount
+    in_day = (raw.hour >= start, raw.hour < through)
+    session.execute(
+        delete(AreaHourlyCount).where(AreaHourlyCount.hour >= start, AreaHourlyCount.hour < end)
+    )
+    session.execute(
+        insert(AreaHourlyCount).from_select(
+            ["hour", "street_code", "category_code", "scans"],
+            select(raw.hour, Venue.street_code, Venue.category_code, func.sum(raw.count))
+            .join(Venue, Venue.id == raw.venue_id)
+            .where(*in_day)
+            .group_by(raw.hour, Venue.street_code, Venue.category_code),
+        )
+    )
+    session.execute(delete(VenueDailyCount).where(VenueDailyCount.day == day))
+    written = session.execute(
+        insert(VenueDailyCount).from_select(
+            ["day", "venue_id", "street_code", "category_code", "scans"],
+            select(
+                literal(day, Date),
+                raw.venue_id,
+                Venue.street_code,
+                Venue.category_code,
+                func.sum(raw.count),
+            )
+            .join(Venue, Venue.id == raw.venue_id)
+            .where(*in_day)
+            .group_by(raw.venue_id, Venue.street_code, Venue.category_code),
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    session.merge(RolledUpDay(day=day, through=through, rolled_at=clock.now()))
+    session.flush()
+    return int(written)
+
+
+def roll_up_pending(*, session: Session, settings: Settings) -> list[date]:
+    """What the server runs every hour: today's finished hours, yesterday again (its last
+    hour, and offline check-ins uploaded late), and any day of the last five weeks not
+    rolled up whole; the days rolled up."""
+    first = first_day(session, settings)
+    if first is None:
+        return []
+    current = today(settings)
+    since = max(first, current - timedelta(days=ROLL_UP_DAYS))
+    done = dict(
+        session.execute(
+            select(RolledUpDay.day, RolledUpDay.through).where(RolledUpDay.day >= since)
+        ).all()
+    )
+    days = [
+        day
+        for day in (since + timedelta(days=n) for n in range((current - since).days + 1))
+        if day >= current - timedelta(days=1)
+        or done.get(day, 0) < midnight(day + timedelta(days=1), settings)
+    ]
+    for day in days:
+        roll_up(session=session, settings=settings, day=day)
+    return days
+
+
+def _scoped(query: Chosen, principal: Principal, street: Any, category: Any) -> Chosen:
+    """Limit a query to the principal's street or department (their categories)."""
+    if principal.scope_kind is ScopeKind.department:
+        query = query.join(Category, Category.code == category)
+    return query.where(scope_clause(principal, street=street, department=Category.department_code))
+
+
+def _grouped(
+    session: Session,
+    principal: Principal,
+    start: int,
+    end: int,
+    *,
+    by: str,
+    rolled: bool,
+) -> list[tuple[Any, ...]]:
+    """Scans in [start, end) in the principal's scope, per hour (`by="hour"`) or per street
+    and category (`by="area"`): from the roll-up, or from the venues' hourly counts."""
+    if start >= end:
+        return []
+    query: Select[Any]
+    if rolled:
+        hour, street, category = (
+            AreaHourlyCount.hour,
+            AreaHourlyCount.street_code,
+            AreaHourlyCount.category_code,
+        )
+        scans: Any = AreaHourlyCount.scans
+        query = select().select_from(AreaHourlyCount)
+    else:
+        hour, street, category = VenueHourlyCount.hour, Venue.street_code, Venue.category_code
+        scans = VenueHourlyCount.count
+        query = select().select_from(VenueHourlyCount)
+        if by == "area" or principal.scope_kind is not ScopeKind.district:
+            query = query.join(Venue, Venue.id == VenueHourlyCount.venue_id)
+    keys = (hour,) if by == "hour" else (street, category)
+    query = _scoped(query, principal, street, category)
+    query = query.add_columns(*keys, func.sum(scans)).where(hour >= start, hour < end)
+    return [tuple(row) for row in session.execute(query.group_by(*keys))]
+
+
+# --- the dashboards ------------------------------------------------------------------------
+
+TREND_DAYS = 28
 
 
 @dataclass(frozen=True)
-class DaySummary:
-    day: date
+class AreaCount:
+    code: str
     scans: int
-    usual: float  # the median of the baseline days' totals
-    by_street: dict[str, int]
-    by_category: dict[str, int]
-    top_venues: list[tuple[str, str, int]]  # id, name, scans
-    alerts: int
+    usual: float  # a usual day's scans by the same time of day
 
 
-def day_summary(
-    *, session: Session, settings: Settings, principal: Principal, day: date
-) -> DaySummary:
-    """A day's scans in the principal's scope: total against a usual day, per street and
-    category, the busiest venues, the alerts raised."""
+@dataclass(frozen=True)
+class Overview:
+    day: date
+    hours: float  # the hours of the day counted: 24 for a day gone, fewer for today so far
+    basis: str  # what "usual" is: same_weekday, recent_days, or none
+    scans: int
+    usual_so_far: float  # the median of the baseline days' scans by the same time of day
+    usual_day: float  # the median of the baseline days' totals
+    hourly: list[int]  # the day's scans per local hour
+    usual_hourly: list[float]  # the baseline days' median per hour
+    trend: list[tuple[date, int]]  # the 28 days to `day` (its last: the day so far)
+    streets: list[AreaCount]
+    categories: list[AreaCount]
+    top_venues: list[tuple[str, str, str, str, int]]  # id, name, street, category, scans
+    open_alerts: int  # open or acknowledged, in scope
+
+
+def _hours_counted(day: date, settings: Settings) -> float:
+    if day != today(settings):
+        return 24.0 if day < today(settings) else 0.0
+    return min(24.0, (clock.now().timestamp() - midnight(day, settings)) / HOUR)
+
+
+def _by_time(hourly: np.ndarray, hours: float) -> float:
+    """Scans by `hours` into the day (the current hour pro rata)."""
+    whole = int(hours)
+    return float(hourly[:whole].sum() + (hourly[whole] * (hours - whole) if whole < 24 else 0))
+
+
+def overview(
+    *, session: Session, settings: Settings, principal: Principal, day: date | None = None
+) -> Overview:
+    """A day's scans (today: so far) in the principal's scope against a usual day by the same
+    time: per hour, per street and category, the busiest venues; the 28 days to it; the
+    alerts still open. Finished days are read from the roll-up."""
+    day = day or today(settings)
     _check_day(day)
-    venues = {
-        venue: (name, street, category)
-        for venue, name, street, category in session.execute(
-            select(Venue.id, Venue.name, Venue.street_code, Venue.category_code)
-            .join(Category, Category.code == Venue.category_code)
-            .where(
-                scope_clause(
-                    principal,
-                    street=Venue.street_code,
-                    department=Category.department_code,
-                    organisation=Venue.organisation_id,
-                    venue=Venue.id,
-                )
-            )
-        )
-    }
-
-    def total(of: date) -> dict[str, int]:
-        start = midnight(of, settings)
-        counts = counts_between(session, start, start + 24 * HOUR)
-        return {venue: n for venue, n in counts.items() if venue in venues}
-
-    counts = total(day)
+    hours = _hours_counted(day, settings)
     first = first_day(session, settings) or day
-    days, _basis = baseline_days(day, first)
-    usual = float(np.median([sum(total(past).values()) for past in days])) if days else 0.0
-    by_street: dict[str, int] = {}
-    by_category: dict[str, int] = {}
-    for venue, n in counts.items():
-        _name, street, category = venues[venue]
-        by_street[street] = by_street.get(street, 0) + n
-        by_category[category] = by_category.get(category, 0) + n
-    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:10]
-    alerts = session.scalar(
-        select(func.count())
-        .select_from(Alert)
-        .join(Venue, Venue.id == Alert.venue_id)
-        .where(Alert.day == day, _visible(principal))
-    )
-    return DaySummary(
+    baseline, basis = baseline_days(day, first)
+    window = [day - timedelta(days=n) for n in range(TREND_DAYS, -1, -1)]  # + a 4th week back
+    through = _rolled_through(session, settings, window)
+    per_hour: dict[int, int] = {}
+    for hour, scans in _grouped(
+        session,
+        principal,
+        midnight(window[0], settings),
+        midnight(day + timedelta(days=1), settings),
+        by="hour",
+        rolled=True,
+    ):
+        per_hour[int(hour)] = int(scans)
+    for past in window:  # the hours not rolled up yet (today's last: the hour under way)
+        end = midnight(past + timedelta(days=1), settings)
+        if past >= first and through[past] < end:
+            for hour, scans in _grouped(
+                session, principal, through[past], end, by="hour", rolled=False
+            ):
+                per_hour[int(hour)] = per_hour.get(int(hour), 0) + int(scans)
+
+    def day_hours(of: date) -> np.ndarray:
+        start = midnight(of, settings)
+        return np.array([per_hour.get(start + h * HOUR, 0) for h in range(24)])
+
+    hourly = day_hours(day)
+    history = np.array([day_hours(past) for past in baseline]).reshape(len(baseline), 24)
+    usual_hourly = np.median(history, axis=0) if baseline else np.zeros(24)
+    usual_day = float(np.median(history.sum(axis=1))) if baseline else 0.0
+    usual_so_far = float(np.median([_by_time(row, hours) for row in history])) if baseline else 0.0
+    share = usual_so_far / usual_day if usual_day else 1.0
+
+    def areas(of: date) -> dict[tuple[str, str], int]:
+        start, end = midnight(of, settings), midnight(of + timedelta(days=1), settings)
+        counts: dict[tuple[str, str], int] = {}
+        for part in (
+            _grouped(session, principal, start, through[of], by="area", rolled=True),
+            _grouped(session, principal, through[of], end, by="area", rolled=False),
+        ):
+            for street, category, scans in part:
+                counts[street, category] = counts.get((street, category), 0) + int(scans)
+        return counts
+
+    now_by_area = areas(day)
+    past_by_area = [areas(past) for past in baseline]
+
+    def rollup(position: int) -> list[AreaCount]:
+        def totals(counts: dict[tuple[str, str], int]) -> dict[str, int]:
+            out: dict[str, int] = {}
+            for key, n in counts.items():
+                out[key[position]] = out.get(key[position], 0) + n
+            return out
+
+        now, past = totals(now_by_area), [totals(counts) for counts in past_by_area]
+        codes = sorted(set(now).union(*past))
+        return sorted(
+            (
+                AreaCount(
+                    code,
+                    now.get(code, 0),
+                    float(np.median([p.get(code, 0) for p in past])) * share if past else 0.0,
+                )
+                for code in codes
+            ),
+            key=lambda area: (-area.scans, area.code),
+        )
+
+    return Overview(
         day=day,
-        scans=sum(counts.values()),
-        usual=usual,
-        by_street=dict(sorted(by_street.items())),
-        by_category=dict(sorted(by_category.items())),
-        top_venues=[(venue, venues[venue][0], n) for venue, n in top],
-        alerts=int(alerts or 0),
+        hours=round(hours, 2),
+        basis=basis if baseline else "none",
+        scans=int(hourly.sum()),
+        usual_so_far=round(usual_so_far, 1),
+        usual_day=round(usual_day, 1),
+        hourly=[int(n) for n in hourly],
+        usual_hourly=[round(float(n), 1) for n in usual_hourly],
+        trend=[(past, int(day_hours(past).sum())) for past in window[1:]],
+        streets=rollup(0),
+        categories=rollup(1),
+        top_venues=_top_venues(session, settings, principal, day, through[day]),
+        open_alerts=int(
+            session.scalar(
+                select(func.count())
+                .select_from(Alert)
+                .join(Venue, Venue.id == Alert.venue_id)
+                .where(Alert.status != AlertStatus.resolved, _visible(principal))
+            )
+            or 0
+        ),
+    )
+
+
+def _rolled_through(session: Session, settings: Settings, days: list[date]) -> dict[date, int]:
+    """How far each day is rolled up (its midnight: not at all)."""
+    marks = dict(
+        session.execute(
+            select(RolledUpDay.day, RolledUpDay.through).where(
+                RolledUpDay.day >= min(days), RolledUpDay.day <= max(days)
+            )
+        ).all()
+    )
+    return {day: marks.get(day, midnight(day, settings)) for day in days}
+
+
+def _top_venues(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    day: date,
+    through: int,
+    limit: int = 10,
+) -> list[tuple[str, str, str, str, int]]:
+    """The day's busiest venues in scope: the rolled-up venue-day and the hours after it."""
+    rolled = _scoped(
+        select(VenueDailyCount.venue_id, VenueDailyCount.scans.label("scans")),
+        principal,
+        VenueDailyCount.street_code,
+        VenueDailyCount.category_code,
+    ).where(VenueDailyCount.day == day)
+    end = midnight(day + timedelta(days=1), settings)
+    if through >= end:  # a day rolled up whole: read from the (day, scans) index
+        top = rolled.order_by(VenueDailyCount.scans.desc()).limit(limit).subquery()
+    else:
+        raw = _scoped(
+            select(VenueHourlyCount.venue_id, VenueHourlyCount.count.label("scans")).join(
+                Venue, Venue.id == VenueHourlyCount.venue_id
+            ),
+            principal,
+            Venue.street_code,
+            Venue.category_code,
+        ).where(VenueHourlyCount.hour >= through, VenueHourlyCount.hour < end)
+        both = union_all(rolled, raw).subquery()
+        total = func.sum(both.c.scans)
+        top = (
+            select(both.c.venue_id, total.label("scans"))
+            .group_by(both.c.venue_id)
+            .order_by(total.desc(), both.c.venue_id)
+            .limit(limit)
+            .subquery()
+        )
+    return [
+        (venue, name, street, category, int(n))
+        for venue, name, street, category, n in session.execute(
+            select(top.c.venue_id, Venue.name, Venue.street_code, Venue.category_code, top.c.scans)
+            .join(Venue, Venue.id == top.c.venue_id)
+            .order_by(top.c.scans.desc(), top.c.venue_id)
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class VenueDay:
+    venue_id: str
+    name: str
+    street_code: str
+    category_code: str
+    day: date
+    hours: float
+    basis: str
+    scans: int
+    usual_so_far: float
+    hourly: list[int]
+    usual_hourly: list[float]  # the baseline days' median per hour
+    low: list[float]  # the band: the quietest and busiest baseline day, hour by hour
+    high: list[float]
+    alerts: list[Alert]  # this venue's alerts over the 28 days to `day`
+
+
+def venue_day(
+    *,
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    venue_id: str,
+    day: date | None = None,
+) -> VenueDay:
+    """One venue's hours on a day against the band of its usual days, with its alerts."""
+    day = day or today(settings)
+    _check_day(day)
+    venue = session.execute(
+        select(Venue.id, Venue.name, Venue.street_code, Venue.category_code)
+        .join(Category, Category.code == Venue.category_code)
+        .where(
+            Venue.id == venue_id,
+            scope_clause(
+                principal,
+                street=Venue.street_code,
+                department=Category.department_code,
+                organisation=Venue.organisation_id,
+                venue=Venue.id,
+            ),
+        )
+    ).first()
+    if venue is None:
+        raise NotFound(_("There is no such venue for you."), code="venue_not_found")
+    hours = _hours_counted(day, settings)
+    baseline, basis = baseline_days(day, first_day(session, settings) or day)
+    since = min([day, *baseline])
+    counts = dict(
+        session.execute(
+            select(VenueHourlyCount.hour, VenueHourlyCount.count).where(
+                VenueHourlyCount.venue_id == venue_id,
+                VenueHourlyCount.hour >= midnight(since, settings),
+                VenueHourlyCount.hour < midnight(day + timedelta(days=1), settings),
+            )
+        ).all()
+    )
+
+    def day_hours(of: date) -> np.ndarray:
+        start = midnight(of, settings)
+        return np.array([counts.get(start + h * HOUR, 0) for h in range(24)])
+
+    hourly = day_hours(day)
+    history = np.array([day_hours(past) for past in baseline]).reshape(len(baseline), 24)
+    empty = [0.0] * 24
+    alerts = session.scalars(
+        select(Alert)
+        .where(Alert.venue_id == venue_id, Alert.day > day - timedelta(days=TREND_DAYS))
+        .where(Alert.day <= day)
+        .order_by(Alert.day.desc(), Alert.kind)
+    ).all()
+    return VenueDay(
+        venue_id=venue.id,
+        name=venue.name,
+        street_code=venue.street_code,
+        category_code=venue.category_code,
+        day=day,
+        hours=round(hours, 2),
+        basis=basis if baseline else "none",
+        scans=int(hourly.sum()),
+        usual_so_far=float(np.median([_by_time(row, hours) for row in history]))
+        if baseline
+        else 0.0,
+        hourly=[int(n) for n in hourly],
+        usual_hourly=[float(n) for n in np.median(history, axis=0)] if baseline else empty,
+        low=[float(n) for n in history.min(axis=0)] if baseline else empty,
+        high=[float(n) for n in history.max(axis=0)] if baseline else empty,
+        alerts=list(alerts),
     )
 
 

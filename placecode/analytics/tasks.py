@@ -1,4 +1,5 @@
-"""Scheduled work of foot traffic: detection every hour (yesterday whole, today so far)."""
+"""Scheduled work of foot traffic: every hour, the finished days rolled up for the
+dashboards and detection (yesterday whole, today so far)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from placecode.scheduler import Job
 
 
 def hourly(session: Session, settings: Settings) -> None:
+    service.roll_up_pending(session=session, settings=settings)
     service.detect_now(session=session, settings=settings)
 
 

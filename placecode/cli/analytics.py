@@ -1,4 +1,5 @@
-"""`placecode analytics`: surge and drop detection for a day, and a day's summary."""
+"""`placecode analytics`: surge and drop detection for a day, the daily roll-up, and a
+day's report."""
 
 from __future__ import annotations
 
@@ -47,27 +48,48 @@ def detect(
 
 
 @app.command()
+def rollup(
+    date: datetime | None = typer.Option(
+        None, "--date", formats=["%Y-%m-%d"], help="The day (default: every day not done yet)."
+    ),
+) -> None:
+    """Roll finished days' venue-hours up to streets and categories (the dashboards read
+    these); the server does it every hour, yesterday again for check-ins uploaded late."""
+    with unit_of_work() as (loaded, session):
+        if date is None:
+            days = service.roll_up_pending(session=session, settings=loaded)
+        else:
+            service.roll_up(session=session, settings=loaded, day=date.date())
+            days = [date.date()]
+    console.print(
+        f"Rolled up {len(days)} day(s)"
+        + (f": {days[0]} to {days[-1]}." if days else " (none pending)."),
+        highlight=False,
+    )
+
+
+@app.command()
 def report(
     date: datetime = typer.Option(..., "--date", formats=["%Y-%m-%d"], help="The day."),
 ) -> None:
     """The day's scans in the district against a usual day, per street and category, the
-    busiest venues and the alerts raised."""
+    busiest venues and the alerts still open."""
     with unit_of_work() as (loaded, session):
-        found = service.day_summary(
+        found = service.overview(
             session=session, settings=loaded, principal=DISTRICT, day=date.date()
         )
-    change = (found.scans / found.usual - 1) * 100 if found.usual else 0.0
+    change = (found.scans / found.usual_so_far - 1) * 100 if found.usual_so_far else 0.0
     console.print(
-        f"{found.day}: {found.scans:,} scans, a usual day {found.usual:,.0f} ({change:+.0f} %), "
-        f"{found.alerts} alert(s).",
+        f"{found.day}: {found.scans:,} scans, a usual day {found.usual_so_far:,.0f} "
+        f"({change:+.0f} %, baseline {found.basis}), {found.open_alerts} alert(s) open.",
         highlight=False,
     )
-    for title, counts in (("street", found.by_street), ("category", found.by_category)):
-        table = Table(title, "scans")
-        for name, n in sorted(counts.items(), key=lambda item: -item[1]):
-            table.add_row(name, f"{n:,}")
+    for title, areas in (("street", found.streets), ("category", found.categories)):
+        table = Table(title, "scans", "usual")
+        for area in areas:
+            table.add_row(area.code, f"{area.scans:,}", f"{area.usual:,.0f}")
         console.print(table)
     table = Table("busiest venue", "id", "scans")
-    for venue, name, n in found.top_venues:
+    for venue, name, _street, _category, n in found.top_venues:
         table.add_row(name, venue, f"{n:,}")
     console.print(table)

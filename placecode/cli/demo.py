@@ -139,6 +139,10 @@ def build(
                 zhennan_id=plan.zhennan.id,
                 seed=seed,
             )
+            task = progress.add_task("daily roll-up", total=len(history))
+            for day in history:
+                analytics.roll_up(session=session, settings=loaded, day=day)
+                progress.advance(task)
             # Foot-traffic alerts as the server's hourly job would have raised them: each
             # day by noon, then the whole day.
             task = progress.add_task("traffic alerts", total=len(history))

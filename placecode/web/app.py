@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import fastapi_offline
+import plotly
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
@@ -53,6 +54,7 @@ from placecode.web.observability import ObservabilityMiddleware, configure_loggi
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+PLOTLY_ASSETS = Path(plotly.__file__).parent / "package_data"  # plotly.min.js, from the wheel
 SESSION_COOKIE = "placecode_session"
 
 # Answers any API route may give besides its own, documented so clients (and the
@@ -156,6 +158,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     ):
         app.router.routes.extend(router.routes)
     app.mount("/static/apidocs", StaticFiles(directory=API_DOCS_ASSETS), name="apidocs")
+    app.mount("/static/plotly", StaticFiles(directory=PLOTLY_ASSETS), name="plotly")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     def openapi() -> dict[str, Any]:

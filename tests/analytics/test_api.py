@@ -3,7 +3,7 @@ a day's summary in its scope; detection on demand for the district; the CLI."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -88,33 +88,75 @@ def test_each_role_reads_and_answers_its_own_alerts(
     assert bad.status_code == 422
 
 
-def test_a_days_summary_stays_in_scope(
+def test_a_days_overview_stays_in_scope_and_reads_the_same_once_rolled_up(
     client: TestClient,
     session: Session,
+    settings: Settings,
     district: DistrictPlan,  # noqa: F811
     district_admin: Persona,
     regulator: Persona,
     street_admin: Persona,
+    venue_manager: Persona,
 ) -> None:
-    clock.freeze(clock.now().replace(year=2022, month=3, day=19))
-    whole = client.get(
-        "/api/v1/analytics/summary", params={"day": "2022-03-18"}, headers=district_admin.auth
-    ).json()
-    assert whole["scans"] > whole["usual"] > 0
+    clock.freeze(datetime(2022, 3, 19, 9, 30, tzinfo=settings.zone))
+    url, day = "/api/v1/analytics/overview", {"day": "2022-03-18"}
+    whole = client.get(url, params=day, headers=district_admin.auth).json()
+    assert whole["scans"] > whole["usual_so_far"] > 0 and whole["hours"] == 24
+    assert whole["scans"] == sum(whole["hourly"]) == whole["trend"][-1]["scans"]
+    assert whole["trend"][0]["day"] == "2022-02-19" and len(whole["trend"]) == 28
     assert whole["top_venues"][0]["venue_name"] == "真南农副产品综合市场"
-    street = client.get(
-        "/api/v1/analytics/summary", params={"day": "2022-03-18"}, headers=street_admin.auth
-    ).json()
-    assert set(street["by_street"]) == {"changfengxincun"}
+    assert sum(s["scans"] for s in whole["streets"]) == whole["scans"]
+    assert sum(c["scans"] for c in whole["categories"]) == whole["scans"]
+    street = client.get(url, params=day, headers=street_admin.auth).json()
+    assert {s["code"] for s in street["streets"]} == {"changfengxincun"}
+    assert street["streets"][0]["name_zh"] == "长风新村街道"
+    assert {v["street_code"] for v in street["top_venues"]} == {"changfengxincun"}
     assert 0 < street["scans"] < whole["scans"]
-    commerce = client.get(
-        "/api/v1/analytics/summary", params={"day": "2022-03-18"}, headers=regulator.auth
-    ).json()
+    commerce = client.get(url, params=day, headers=regulator.auth).json()
     theirs = set(
         session.scalars(select(Category.code).where(Category.department_code == "commerce"))
     )
-    assert set(commerce["by_category"]) <= theirs and "wet_market" in commerce["by_category"]
-    assert commerce["scans"] > 0
+    assert {c["code"] for c in commerce["categories"]} <= theirs
+    assert "wet_market" in {c["code"] for c in commerce["categories"]}
+    assert {v["category_code"] for v in commerce["top_venues"]} <= theirs
+    # Rolled up (as the hourly job does, today's finished hours too), every figure is the same.
+    rolled = analytics.roll_up_pending(session=session, settings=settings)
+    assert rolled[0] == date(2022, 3, 4) and rolled[-1] == date(2022, 3, 19)
+    for who, before in ((district_admin, whole), (street_admin, street), (regulator, commerce)):
+        assert client.get(url, params=day, headers=who.auth).json() == before
+    # Today so far: what the counter shows is the hours since midnight, against usual by now.
+    now = client.get(url, headers=district_admin.auth).json()
+    assert now["day"] == "2022-03-19" and now["hours"] == 9.5 and now["scans"] == 0
+    assert 0 < now["usual_so_far"] < now["usual_day"]
+    # The dashboard is for the district, streets and departments.
+    assert client.get(url, headers=district_admin.auth).status_code == 200
+    assert client.get(url, headers=venue_manager.auth).status_code == 403
+
+
+def test_a_venues_hours_against_its_usual_band(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    rules: Settings,  # noqa: F811
+    district: DistrictPlan,  # noqa: F811
+    regulator: Persona,
+    street_admin: Persona,
+) -> None:
+    clock.freeze(datetime(2022, 3, 19, 9, 30, tzinfo=settings.zone))
+    analytics.detect(session=session, settings=rules, day=SURGE_DAY, hour=12)
+    url = f"/api/v1/analytics/venues/{district.zhennan.id}"
+    found = client.get(url, params={"day": "2022-03-18"}, headers=regulator.auth).json()
+    assert found["venue_name"] == "真南农副产品综合市场" and found["basis"] == "recent_days"
+    assert found["scans"] == sum(found["hourly"]) > 2 * found["usual_so_far"]
+    assert all(
+        lo <= mid <= hi
+        for lo, mid, hi in zip(found["low"], found["usual_hourly"], found["high"], strict=True)
+    )
+    assert max(found["hourly"]) > max(found["high"])  # the surge leaves the band
+    assert [a["kind"] for a in found["alerts"]] == ["surge"]
+    # Another street's admin does not see the market at all.
+    assert client.get(url, headers=street_admin.auth).status_code == 404
+    assert client.get(url, params={"day": "0001-01-01"}, headers=regulator.auth).status_code == 422
 
 
 def test_the_inbox_page_answers_through_its_form(
@@ -178,7 +220,7 @@ def test_coverage_finds_silent_codes_and_key_places_in_scope(
 def test_days_out_of_any_districts_range_are_refused(
     client: TestClient, district_admin: Persona
 ) -> None:
-    for url in ("/api/v1/analytics/summary", "/api/v1/analytics/alerts"):
+    for url in ("/api/v1/analytics/overview", "/api/v1/analytics/alerts"):
         answer = client.get(url, params={"day": "0001-01-01"}, headers=district_admin.auth)
         assert answer.status_code == 422, answer.text
     answer = client.post(
