@@ -132,6 +132,8 @@ def dashboard(
             "data": view.model_dump(mode="json"),
             "live": view.day == service.today(settings),
             "area_name": _name,
+            "street_names": {area.code: _name(area) for area in view.streets},
+            "category_names": {area.code: _name(area) for area in view.categories},
         },
     )
 

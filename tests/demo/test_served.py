@@ -1,6 +1,7 @@
 """`placecode demo --no-serve`, then `placecode serve` on it, as two real processes: in
 Chromium every printed account signs in and sees the district (the outbreak's index case
-for the CDC), and `placecode simulate` checks in against it over HTTP."""
+for the CDC), the commerce regulator answers the 真南 surge alert and the dashboards draw
+their charts with no network; `placecode simulate` checks in against it over HTTP."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDemo]:
             "--scans",
             "4000",
             "--days",
-            "5",
+            "10",  # from 14 March: 18 March's surge has a baseline
         ],
         cwd=directory,
         env=env,
@@ -244,3 +245,72 @@ def test_the_tracing_console_opens_a_demo_case_and_exports_it(
     assert len(content.splitlines()) == 1 + int(
         sum(int(n) for n in re.findall(r"(\d+)", page.get_by_test_id("counts").inner_text()))
     )
+
+
+def offline(page: Page, demo: ServedDemo) -> None:
+    """Nothing but the server answers: a chart that needed a CDN would not draw."""
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(demo.url)
+            else route.abort("internetdisconnected")
+        ),
+    )
+
+
+def chart(page: Page, name: str, trace: int = 0) -> list[object]:
+    """What plotly drew in a chart: its trace's y values (or x for the area charts)."""
+    expect(page.locator(f"#chart-{name} .main-svg").first).to_be_visible()
+    return list(page.evaluate(f"document.getElementById('chart-{name}').data[{trace}].y"))
+
+
+def test_commerce_answers_the_zhennan_alert_and_the_dashboards_draw_offline(
+    page: Page, served: ServedDemo
+) -> None:
+    offline(page, served)
+    staff_signs_in(page, served, "commerce")
+    page.goto(f"{served.url}/analytics/alerts?day=2022-03-18")
+    row = page.locator("tr[data-alert]", has_text=ZHENNAN)
+    expect(row).to_contain_text("12:00")  # raised by midday, with its evidence
+    status = row.get_by_test_id("alert-status")
+    expect(status).to_have_text("open")
+    row.locator("input[name=note]").fill("已派员到场疏导")
+    row.locator("button[value=acknowledge]").click()
+    expect(status).to_contain_text("acknowledged")
+    row.locator("input[name=note]").fill("限流排队，已恢复正常")
+    row.locator("button[value=resolve]").click()
+    expect(status).to_contain_text("resolved")
+    expect(status).to_contain_text("限流排队，已恢复正常")
+    # The market's hours that day: the curve leaves the band of its usual days.
+    row.get_by_role("link", name=ZHENNAN).click()
+    expect(page.locator("h1")).to_contain_text(ZHENNAN)
+    hourly = chart(page, "venue", trace=3)
+    high = chart(page, "venue", trace=1)
+    assert max(hourly) > max(high)  # type: ignore[type-var]
+
+    # The district dashboard: the charts draw, and their numbers are the API's.
+    page.context.clear_cookies()
+    staff_signs_in(page, served, "admin")
+    page.goto(f"{served.url}/analytics?day=2022-03-18")
+    api = page.request.get(f"{served.url}/api/v1/analytics/overview?day=2022-03-18").json()
+    expect(page.get_by_test_id("counter")).to_have_text(f"{api['scans']:,}")
+    assert chart(page, "hours") == api["hourly"]
+    assert chart(page, "trend") == [d["scans"] for d in api["trend"]]
+    assert chart(page, "streets") == [s["scans"] for s in api["streets"]]
+    assert chart(page, "categories") == [c["scans"] for c in api["categories"]]
+    assert api["top_venues"][0]["venue_name"] == ZHENNAN
+
+    # Today's counter refreshes from the API by itself.
+    page.clock.install()
+    page.goto(f"{served.url}/analytics")
+    with page.expect_response(lambda r: "/api/v1/analytics/overview" in r.url) as answer:
+        page.clock.run_for(31_000)
+    expect(page.get_by_test_id("counter")).to_have_text(f"{answer.value.json()['scans']:,}")
+
+    # 真如镇's admin sees 真如镇 only.
+    page.context.clear_cookies()
+    staff_signs_in(page, served, "zhenru")
+    page.goto(f"{served.url}/analytics?day=2022-03-18")
+    chart(page, "streets")
+    assert page.evaluate("document.getElementById('chart-streets').data[0].x") == ["真如镇街道"]
