@@ -11,6 +11,8 @@ from starlette.testclient import TestClient
 
 from placecode.accounts.models import Role
 from placecode.analytics import service as analytics
+from placecode.analytics import tasks
+from placecode.analytics.models import Alert, RolledUpDay, VenueDailyCount
 from placecode.checkins.models import VenueHourlyCount
 from placecode.clock import clock
 from placecode.config import Settings
@@ -227,3 +229,44 @@ def test_days_out_of_any_districts_range_are_refused(
         "/api/v1/analytics/detect", json={"day": "1900-01-01"}, headers=district_admin.auth
     )
     assert answer.status_code == 422
+
+
+def test_the_hourly_job_rolls_up_what_is_finished_and_detects(
+    session: Session,
+    rules: Settings,  # noqa: F811
+    district: DistrictPlan,  # noqa: F811
+) -> None:
+    clock.freeze(datetime(2022, 3, 19, 9, 30, tzinfo=rules.zone))
+    tasks.hourly(session, rules)
+    marks = dict(session.execute(select(RolledUpDay.day, RolledUpDay.through)).all())
+    today = analytics.midnight(date(2022, 3, 19), rules)
+    assert min(marks) == date(2022, 3, 4)
+    assert marks[date(2022, 3, 18)] == today  # whole
+    assert marks[date(2022, 3, 19)] == today + 9 * 3600  # the finished hours of today
+    surge = session.scalar(
+        select(Alert).where(Alert.venue_id == district.zhennan.id, Alert.day == SURGE_DAY)
+    )
+    assert surge is not None and surge.raised_hour == 24  # yesterday, judged whole
+
+    def market_day() -> int:
+        return int(
+            session.scalar(
+                select(VenueDailyCount.scans).where(
+                    VenueDailyCount.venue_id == district.zhennan.id,
+                    VenueDailyCount.day == SURGE_DAY,
+                )
+            )
+            or 0
+        )
+
+    # An offline upload for yesterday counts at the next run.
+    before = market_day()
+    hour = today - 3 * 3600
+    row = session.get(VenueHourlyCount, (district.zhennan.id, hour))
+    if row is None:
+        session.add(VenueHourlyCount(venue_id=district.zhennan.id, hour=hour, count=5))
+    else:
+        row.count += 5
+    session.flush()
+    tasks.hourly(session, rules)
+    assert market_day() == before + 5

@@ -24,3 +24,17 @@ def test_detect_and_report_a_day(
     assert run("analytics", "report", "--date", "20 March").returncode == 2
     ancient = run("analytics", "report", "--date", "0001-01-01")
     assert ancient.returncode == 1 and "Choose a day from 2000-01-01" in ancient.stderr
+
+
+def test_rollup_a_day_then_all_pending(
+    run: Callable[..., subprocess.CompletedProcess[str]],  # noqa: F811
+) -> None:
+    district(run)
+    one = run("analytics", "rollup", "--date", "2022-03-20", PLACECODE_CLOCK_TODAY="2022-03-21")
+    assert one.returncode == 0, one.stderr
+    assert "Rolled up 1 day(s): 2022-03-20 to 2022-03-20." in one.stdout
+    pending = run("analytics", "rollup", PLACECODE_CLOCK_TODAY="2022-03-22")
+    assert pending.returncode == 0, pending.stderr
+    assert "to 2022-03-22." in pending.stdout  # yesterday again, and today's finished hours
+    report = run("analytics", "report", "--date", "2022-03-20", PLACECODE_CLOCK_TODAY="2022-03-22")
+    assert "2022-03-20: 3 scans" in report.stdout
