@@ -16,6 +16,7 @@ from placecode.accounts.models import Role
 from placecode.accounts.principal import Principal
 from placecode.analytics import service
 from placecode.analytics.api import overview_view, venue_day_view
+from placecode.analytics.service import AlertStatus
 from placecode.errors import PlaceCodeError
 from placecode.i18n import current_locale
 from placecode.tables import csv_bytes
@@ -110,6 +111,26 @@ def _name(area: object) -> str:
     return str(getattr(area, "name_en" if english else "name_zh"))
 
 
+@router.get("/analytics/alerts.csv")
+def alerts_csv(
+    principal: Watchers,
+    session: SessionDep,
+    status: Annotated[Literal["", "open", "acknowledged", "resolved"], Query()] = "",
+    day: Day = None,
+) -> Response:
+    """The alerts inbox as CSV, with its evidence and answers."""
+    found = service.alerts_for(
+        session=session, principal=principal, status=status or None, day=day, limit=5000
+    )
+    fields = ["id", "day", "venue_id", "kind", "count", "baseline", "z", "ratio", "raised_hour"]
+    fields += ["department_code", "street_code", "status", "note"]
+    return _csv(
+        "alerts",
+        ["venue_name", *fields],
+        [[name, *(getattr(alert, field) for field in fields)] for alert, name in found],
+    )
+
+
 @router.get("/analytics", response_class=HTMLResponse)
 def dashboard(
     request: Request,
@@ -130,6 +151,9 @@ def dashboard(
             "principal": principal,
             "view": view,
             "data": view.model_dump(mode="json"),
+            "alerts": service.alerts_for(
+                session=session, principal=principal, status=AlertStatus.open, limit=10
+            ),
             "live": view.day == service.today(settings),
             "area_name": _name,
             "street_names": {area.code: _name(area) for area in view.streets},

@@ -322,10 +322,10 @@ def roll_up(*, session: Session, settings: Settings, day: date) -> int:
     return int(written)
 
 
-def roll_up_pending(*, session: Session, settings: Settings) -> list[date]:
-    """What the server runs every hour: today's finished hours, yesterday again (its last
-    hour, and offline check-ins uploaded late), and any day of the last five weeks not
-    rolled up whole; the days rolled up."""
+def pending_days(*, session: Session, settings: Settings) -> list[date]:
+    """The days the roll-up owes: today's finished hours, yesterday again (its last hour,
+    and offline check-ins uploaded late), and any day of the last five weeks not rolled up
+    whole."""
     first = first_day(session, settings)
     if first is None:
         return []
@@ -336,15 +336,12 @@ def roll_up_pending(*, session: Session, settings: Settings) -> list[date]:
             select(RolledUpDay.day, RolledUpDay.through).where(RolledUpDay.day >= since)
         ).all()
     )
-    days = [
+    return [
         day
         for day in (since + timedelta(days=n) for n in range((current - since).days + 1))
         if day >= current - timedelta(days=1)
         or done.get(day, 0) < midnight(day + timedelta(days=1), settings)
     ]
-    for day in days:
-        roll_up(session=session, settings=settings, day=day)
-    return days
 
 
 def _scoped(query: Chosen, principal: Principal, street: Any, category: Any) -> Chosen:

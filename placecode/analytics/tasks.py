@@ -13,7 +13,14 @@ from placecode.scheduler import Job
 
 
 def hourly(session: Session, settings: Settings) -> None:
-    service.roll_up_pending(session=session, settings=settings)
+    # Today, yesterday and one older day owed at most: one run holds the (SQLite) writer up
+    # for seconds, never for weeks of roll-up; a backlog is worked off hour by hour, and
+    # until then those days are read from the venue-hours.
+    current = service.today(settings)
+    pending = service.pending_days(session=session, settings=settings)
+    older = [day for day in pending if day < current - timedelta(days=1)]
+    for day in older[-1:] + [day for day in pending if day not in older]:
+        service.roll_up(session=session, settings=settings, day=day)
     service.detect_now(session=session, settings=settings)
 
 

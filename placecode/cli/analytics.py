@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import typer
+from rich.progress import track
 from rich.table import Table
 
 from placecode.accounts.models import Role
@@ -56,11 +57,14 @@ def rollup(
     """Roll finished days' venue-hours up to streets and categories (the dashboards read
     these); the server does it every hour, yesterday again for check-ins uploaded late."""
     with unit_of_work() as (loaded, session):
-        if date is None:
-            days = service.roll_up_pending(session=session, settings=loaded)
-        else:
-            service.roll_up(session=session, settings=loaded, day=date.date())
-            days = [date.date()]
+        days = (
+            [date.date()]
+            if date is not None
+            else service.pending_days(session=session, settings=loaded)
+        )
+    for day in track(days, description="rolling up", console=console, transient=True):
+        with unit_of_work() as (loaded, session):  # a day at a time: check-ins go on
+            service.roll_up(session=session, settings=loaded, day=day)
     console.print(
         f"Rolled up {len(days)} day(s)"
         + (f": {days[0]} to {days[-1]}." if days else " (none pending)."),

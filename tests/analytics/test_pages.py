@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from placecode.analytics import service as analytics
 from placecode.clock import clock
 from placecode.config import Settings
 from placecode.demo.district import DistrictPlan
@@ -118,3 +119,27 @@ def test_venue_managers_and_registrars_have_no_dashboard(
     sign_in(client, "vera")
     assert client.get("/analytics").status_code == 403
     assert client.get("/analytics/alerts").status_code == 200  # their own venues' alerts
+
+
+def test_the_open_alerts_on_the_dashboard_and_the_inbox_as_csv(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    district: DistrictPlan,  # noqa: F811
+    regulator: Persona,
+) -> None:
+    clock.freeze(datetime(2022, 3, 19, 9, 30, tzinfo=settings.zone))
+    rules = settings.model_copy(update={"surge_min_count": 25})
+    analytics.detect(session=session, settings=rules, day=date(2022, 3, 18), hour=12)
+    sign_in(client, "shang")
+    page = client.get("/analytics").text
+    table = page.split('data-testid="table-alerts"')[1].split("</table>")[0]
+    assert "真南农副产品综合市场" in table and "2022-03-18" in table
+    found = rows(client, "/analytics/alerts.csv", status="open")
+    (market,) = [r for r in found if r["venue_id"] == district.zhennan.id]
+    assert (market["kind"], market["raised_hour"], market["department_code"]) == (
+        "surge",
+        "12",
+        "commerce",
+    )
+    assert rows(client, "/analytics/alerts.csv", status="resolved") == []
