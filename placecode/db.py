@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect
@@ -306,3 +306,13 @@ def schema_drift(engine: Engine) -> list[Any]:
             },
         )
         return list(compare_metadata(context, metadata))
+
+
+Item = TypeVar("Item")
+IN_LIST = 500  # values per IN (...): well inside SQLite's and PostgreSQL's parameter limits
+
+
+def in_chunks(items: Sequence[Item], size: int = IN_LIST) -> Iterator[Sequence[Item]]:
+    """Consecutive slices of `items`, for lookups by a long list of keys."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from placecode.config import Settings
-from placecode.db import DriverSql
+from placecode.db import DriverSql, in_chunks
 from placecode.errors import PlaceCodeError
 from placecode.i18n import _
 from placecode.people import service as people
@@ -155,8 +155,7 @@ def store_visits(
         earliest = min(v.scanned_at for _i, v, _p in pending) - window_seconds
         latest = max(v.scanned_at for _i, v, _p in pending) + window_seconds
         person_ids = sorted({p for _i, _v, p in pending})
-        for start in range(0, len(person_ids), 500):
-            chunk = person_ids[start : start + 500]
+        for chunk in in_chunks(person_ids):
             rows = sql.all(
                 "SELECT id, person_id, venue_id, scanned_at FROM checkins "  # noqa: S608  (placeholders only)
                 f"WHERE person_id IN ({sql.marks(len(chunk))}) "

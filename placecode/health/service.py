@@ -20,6 +20,7 @@ from placecode import changes
 from placecode.accounts.service import Actor, record_audit
 from placecode.clock import clock
 from placecode.config import Settings
+from placecode.db import in_chunks
 from placecode.errors import Conflict, InvalidInput, NotFound
 from placecode.health.book import HEALTH_COUNTER
 from placecode.health.models import Correction, HealthEvent, HealthProfile, NatTest, Vaccination
@@ -551,8 +552,7 @@ def refresh_profiles(*, session: Session, person_ids: Iterable[int]) -> int:
         return changes.version(session=session, name=HEALTH_COUNTER)
     changes.bump(session=session, name=HEALTH_COUNTER)
     revision = changes.version(session=session, name=HEALTH_COUNTER)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in in_chunks(ids):
         keys = dict(
             session.execute(select(Person.id, Person.person_key).where(Person.id.in_(chunk))).all()
         )
@@ -706,10 +706,10 @@ def apply_tracing_events(
     any already recorded; how many were added. Audited once for the case."""
     wanted = {(person, kind.value, int(at.timestamp())): at for person, kind, at in events}
     people_ids = sorted({person for person, _kind, _at in events})
-    for start in range(0, len(people_ids), 500):
+    for chunk in in_chunks(people_ids):
         for person, kind, at in session.execute(
             select(HealthEvent.person_id, HealthEvent.kind, HealthEvent.occurred_at).where(
-                HealthEvent.person_id.in_(people_ids[start : start + 500])
+                HealthEvent.person_id.in_(chunk)
             )
         ):
             wanted.pop((person, kind, int(at.timestamp())), None)
@@ -747,8 +747,8 @@ def withdraw_tracing_events(*, session: Session, actor: Actor, case_id: str) -> 
         )
     ).all()
     ids = [event for event, _person in gone]
-    for start in range(0, len(ids), 500):
-        session.execute(delete(HealthEvent).where(HealthEvent.id.in_(ids[start : start + 500])))
+    for chunk in in_chunks(ids):
+        session.execute(delete(HealthEvent).where(HealthEvent.id.in_(chunk)))
     refresh_profiles(session=session, person_ids=[person for _event, person in gone])
     record_audit(
         session=session,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from placecode.clock import clock
 from placecode.config import Settings
-from placecode.db import DriverSql, insert_ignoring_conflicts
+from placecode.db import DriverSql, in_chunks, insert_ignoring_conflicts
 from placecode.errors import Conflict, InvalidInput, NotFound
 from placecode.i18n import N_, _
 from placecode.people.documents import (
@@ -131,8 +131,7 @@ def ensure_people(
     sql = DriverSql(session)
     keys = list(dict.fromkeys(key for key, _details in people))
     known: dict[str, tuple[int, str]] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
+    for chunk in in_chunks(keys):
         lookup = "SELECT id, person_key, name_masked FROM persons WHERE person_key IN "
         rows = sql.all(f"{lookup}({sql.marks(len(chunk))})", chunk)
         for person_id, key, name_masked in rows:
@@ -173,8 +172,7 @@ def ensure_people(
             ],
         )
         new_keys = [key for key, _d in new]
-        for start in range(0, len(new_keys), 500):
-            chunk = new_keys[start : start + 500]
+        for chunk in in_chunks(new_keys):
             lookup = "SELECT id, person_key FROM persons WHERE person_key IN "
             rows = sql.all(f"{lookup}({sql.marks(len(chunk))})", chunk)
             for person_id, key in rows:

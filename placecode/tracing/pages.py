@@ -266,6 +266,14 @@ def console(
     return _console(request, principal, session, case_id, finding=finding, degree=degree, sort=sort)
 
 
+def _failed(
+    request: Request, principal: Principal, session: Session, case_id: str, exc: PlaceCodeError
+) -> HTMLResponse:
+    """Nothing of a refused action is kept; the console says why."""
+    session.rollback()
+    return _console(request, principal, session, case_id, error=exc.message, status_code=exc.status)
+
+
 def _act(
     request: Request,
     principal: Principal,
@@ -276,10 +284,7 @@ def _act(
     try:
         action()
     except PlaceCodeError as exc:
-        session.rollback()
-        return _console(
-            request, principal, session, case_id, error=exc.message, status_code=exc.status
-        )
+        return _failed(request, principal, session, case_id, exc)
     get_statuses(request).expire()
     return RedirectResponse(f"/tracing/cases/{case_id}", status_code=303)
 
@@ -293,10 +298,7 @@ def run_case(
         case = service.get_case(session=session, case_id=case_id)
         rerun = service.run_case(session=session, case=case, actor=principal)
     except PlaceCodeError as exc:
-        session.rollback()
-        return _console(
-            request, principal, session, case_id, error=exc.message, status_code=exc.status
-        )
+        return _failed(request, principal, session, case_id, exc)
     return RedirectResponse(
         f"/tracing/cases/{case_id}?added={rerun.added}&gone={rerun.gone}&changed={rerun.changed}",
         status_code=303,
@@ -375,10 +377,7 @@ def reidentify(
             case_id=case_id,
         )
     except PlaceCodeError as exc:
-        session.rollback()
-        return _console(
-            request, principal, session, case_id, error=exc.message, status_code=exc.status
-        )
+        return _failed(request, principal, session, case_id, exc)
     return _console(request, principal, session, case_id, identities=found)
 
 
@@ -425,10 +424,7 @@ def export_reidentified(
             case_id=case_id,
         )
     except PlaceCodeError as exc:
-        session.rollback()
-        return _console(
-            request, principal, session, case_id, error=exc.message, status_code=exc.status
-        )
+        return _failed(request, principal, session, case_id, exc)
     columns, rows = service.export_rows(
         session=session,
         settings=settings,

@@ -33,7 +33,7 @@ from placecode.accounts.models import AuditEntry, Role
 from placecode.accounts.service import Actor, record_audit
 from placecode.clock import clock
 from placecode.config import Settings
-from placecode.db import DriverSql
+from placecode.db import DriverSql, in_chunks
 from placecode.errors import Conflict, Forbidden, InvalidInput, NotFound
 from placecode.health import service as health
 from placecode.health.status import EventKind
@@ -778,10 +778,8 @@ def reidentify(
         raise InvalidInput(_("Re-identify at most 5,000 people at a time."), code="too_many")
     unsealer = load_unsealer(settings)  # refused here when the key is not configured
     people: dict[str, Person] = {}
-    for start in range(0, len(keys), 500):
-        for person in session.scalars(
-            select(Person).where(Person.person_key.in_(keys[start : start + 500]))
-        ):
+    for chunk in in_chunks(keys):
+        for person in session.scalars(select(Person).where(Person.person_key.in_(chunk))):
             people[person.person_key] = person
     missing = [key for key in keys if key not in people]
     if missing:
@@ -841,7 +839,7 @@ class VenueLabel:
 def person_labels(*, session: Session, person_ids: Iterable[int]) -> dict[int, PersonLabel]:
     ids = sorted(set(person_ids))
     labels: dict[int, PersonLabel] = {}
-    for start in range(0, len(ids), 500):
+    for chunk in in_chunks(ids):
         for row in session.execute(
             select(
                 Person.id,
@@ -849,7 +847,7 @@ def person_labels(*, session: Session, person_ids: Iterable[int]) -> dict[int, P
                 Person.name_masked,
                 Person.doc_masked,
                 Person.phone_masked,
-            ).where(Person.id.in_(ids[start : start + 500]))
+            ).where(Person.id.in_(chunk))
         ):
             labels[row[0]] = PersonLabel(row[1], row[2], row[3], row[4])
     return labels
@@ -858,14 +856,14 @@ def person_labels(*, session: Session, person_ids: Iterable[int]) -> dict[int, P
 def venue_labels(*, session: Session, venue_ids: Iterable[str]) -> dict[str, VenueLabel]:
     ids = sorted(set(venue_ids))
     labels: dict[str, VenueLabel] = {}
-    for start in range(0, len(ids), 500):
+    for chunk in in_chunks(ids):
         for row in session.execute(
             select(
                 Venue.id,
                 Venue.name,
                 Venue.street_code,
                 Venue.category_code,
-            ).where(Venue.id.in_(ids[start : start + 500]))
+            ).where(Venue.id.in_(chunk))
         ):
             labels[row[0]] = VenueLabel(row[0], row[1], row[2], row[3])
     return labels

@@ -21,6 +21,7 @@ from placecode.accounts.models import Role
 from placecode.accounts.principal import Principal, scope_clause
 from placecode.clock import clock
 from placecode.config import Settings
+from placecode.db import in_chunks
 from placecode.errors import Conflict, Forbidden, InvalidInput, NotFound, PlaceCodeError
 from placecode.i18n import _
 from placecode.region import service as region
@@ -510,8 +511,7 @@ def _record(session: Session, venue: Venue, actor: str, action: str, **detail: A
 
 def _existing_by_key(session: Session, keys: Sequence[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
+    for chunk in in_chunks(keys):
         for key, venue_id in session.execute(
             select(Venue.natural_key, Venue.id).where(Venue.natural_key.in_(chunk))
         ):
