@@ -381,24 +381,6 @@ def reidentify(
     return _console(request, principal, session, case_id, identities=found)
 
 
-@router.get("/tracing/cases/{case_id}/export")
-def export_case(
-    principal: Analysts,
-    session: SessionDep,
-    settings: SettingsDep,
-    case_id: CaseId,
-    format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
-) -> Response:
-    """Download the findings (pseudonyms and masked fields)."""
-    case = service.get_case(session=session, case_id=case_id)
-    columns, rows = service.export_rows(
-        session=session,
-        settings=settings,
-        contacts=service.saved_contacts(session=session, case=case),
-    )
-    return export_response(case, columns, rows, format)
-
-
 @router.post("/tracing/cases/{case_id}/export", response_class=HTMLResponse)
 def export_reidentified(
     request: Request,
