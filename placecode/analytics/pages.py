@@ -18,7 +18,8 @@ from placecode.analytics import service
 from placecode.analytics.api import overview_view, venue_day_view
 from placecode.analytics.service import AlertStatus
 from placecode.errors import PlaceCodeError
-from placecode.i18n import current_locale
+from placecode.i18n import _, current_locale
+from placecode.region import service as region
 from placecode.tables import csv_bytes
 from placecode.web.deps import SessionDep, SettingsDep
 from placecode.web.templating import render
@@ -31,6 +32,14 @@ Watchers = Annotated[
     requires(Role.district_admin, Role.street_admin, Role.regulator, Role.venue_manager),
 ]
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _labels() -> dict[str, str]:
+    return {
+        AlertStatus.open: _("open"),
+        AlertStatus.acknowledged: _("acknowledged"),
+        AlertStatus.resolved: _("resolved"),
+    }
 
 
 def _inbox(
@@ -53,6 +62,11 @@ def _inbox(
             "status": status,
             "day": day,
             "error": error,
+            "status_labels": _labels(),
+            "names": {
+                **{d.code: _name(d) for d in region.list_departments(session=session)},
+                **{s.code: _name(s) for s in region.list_streets(session=session)},
+            },
         },
         status_code=status_code,
     )
@@ -253,7 +267,12 @@ def venue(
     return render(
         request,
         "analytics/venue.html",
-        {"principal": principal, "view": view, "data": view.model_dump(mode="json")},
+        {
+            "principal": principal,
+            "view": view,
+            "data": view.model_dump(mode="json"),
+            "status_labels": _labels(),
+        },
     )
 
 

@@ -180,7 +180,7 @@ def test_the_inbox_page_answers_through_its_form(
         data={"csrf_token": csrf_of(page.text), "action": "resolve", "note": "Handled"},
         follow_redirects=True,
     )
-    assert 'data-testid="alert-status">resolved' in answered.text
+    assert 'data-testid="alert-status" data-status="resolved">已解决' in answered.text
     again = client.post(
         f"/analytics/alerts/{alert_id}",
         data={"csrf_token": csrf_of(answered.text), "action": "resolve", "note": "Twice"},

@@ -273,14 +273,17 @@ def test_commerce_answers_the_zhennan_alert_and_the_dashboards_draw_offline(
     page.goto(f"{served.url}/analytics/alerts?day=2022-03-18")
     row = page.locator("tr[data-alert]", has_text=ZHENNAN)
     expect(row).to_contain_text("12:00")  # raised by midday, with its evidence
+    expect(row).to_contain_text("商务委")  # to the commerce department …
+    expect(row).to_contain_text("真如镇")  # … and to the market's street
     status = row.get_by_test_id("alert-status")
-    expect(status).to_have_text("open")
+    expect(status).to_have_attribute("data-status", "open")
+    expect(status).to_have_text("待处理")
     row.locator("input[name=note]").fill("已派员到场疏导")
     row.locator("button[value=acknowledge]").click()
-    expect(status).to_contain_text("acknowledged")
+    expect(status).to_have_attribute("data-status", "acknowledged")
     row.locator("input[name=note]").fill("限流排队，已恢复正常")
     row.locator("button[value=resolve]").click()
-    expect(status).to_contain_text("resolved")
+    expect(status).to_have_attribute("data-status", "resolved")
     expect(status).to_contain_text("限流排队，已恢复正常")
     # The market's hours that day: the curve leaves the band of its usual days.
     row.get_by_role("link", name=ZHENNAN).click()
