@@ -107,6 +107,8 @@ def test_a_street_admin_sees_only_their_street_and_a_regulator_only_their_catego
     categories = rows(client, "/analytics/export/categories.csv", **DAY)
     assert categories and {r["code"] for r in categories} <= theirs
     assert {r["category"] for r in rows(client, "/analytics/export/venues.csv", **DAY)} <= theirs
+    detail = client.get(f"/venues/{district.zhennan.id}").text
+    assert f'href="/analytics/venues/{district.zhennan.id}" data-testid="venue-traffic"' in detail
     venue = client.get(f"/analytics/venues/{district.zhennan.id}", params=DAY)
     assert venue.status_code == 200 and 'id="chart-venue"' in venue.text
     hours = rows(client, f"/analytics/venues/{district.zhennan.id}/hours.csv", **DAY)
