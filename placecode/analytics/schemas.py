@@ -83,7 +83,7 @@ class OverviewView(BaseModel):
     usual_day: float = Field(description="Median of the baseline days' totals.")
     hourly: list[int] = Field(description="The day's scans per local hour (24).")
     usual_hourly: list[float] = Field(description="The baseline days' median per hour.")
-    trend: list[DayCount] = Field(description="The 28 days to the day.")
+    trend: list[DayCount] = Field(description="The 28 days to the day (from the first scans).")
     streets: list[AreaCountView]
     categories: list[AreaCountView]
     top_venues: list[TopVenue]

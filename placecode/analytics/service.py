@@ -407,7 +407,7 @@ class Overview:
     usual_day: float  # the median of the baseline days' totals
     hourly: list[int]  # the day's scans per local hour
     usual_hourly: list[float]  # the baseline days' median per hour
-    trend: list[tuple[date, int]]  # the 28 days to `day` (its last: the day so far)
+    trend: list[tuple[date, int]]  # the 28 days to `day` since the first scans (last: `day`)
     streets: list[AreaCount]
     categories: list[AreaCount]
     top_venues: list[tuple[str, str, str, str, int]]  # id, name, street, category, scans
@@ -512,7 +512,7 @@ def overview(
         usual_day=round(usual_day, 1),
         hourly=[int(n) for n in hourly],
         usual_hourly=[round(float(n), 1) for n in usual_hourly],
-        trend=[(past, int(day_hours(past).sum())) for past in window[1:]],
+        trend=[(past, int(day_hours(past).sum())) for past in window[1:] if past >= first],
         streets=rollup(0),
         categories=rollup(1),
         top_venues=_top_venues(session, settings, principal, day, through[day]),

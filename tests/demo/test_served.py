@@ -262,6 +262,13 @@ def offline(page: Page, demo: ServedDemo) -> None:
 def chart(page: Page, name: str, trace: int = 0) -> list[object]:
     """What plotly drew in a chart: its trace's y values (or x for the area charts)."""
     expect(page.locator(f"#chart-{name} .main-svg").first).to_be_visible()
+    # Its layers (plot, legend, hover) lie on each other: the CSS plotly would inject, which
+    # the strict CSP refuses, comes from our stylesheet.
+    tops = page.evaluate(
+        f"Array.from(document.querySelectorAll('#chart-{name} .main-svg'))"
+        ".map(e => e.getBoundingClientRect().top)"
+    )
+    assert len(tops) >= 2 and len(set(tops)) == 1, tops
     return list(page.evaluate(f"document.getElementById('chart-{name}').data[{trace}].y"))
 
 

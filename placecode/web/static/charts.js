@@ -7,12 +7,18 @@
   if (!block || !window.Plotly) { return; }
   var page = JSON.parse(block.textContent);
   var labels = page.labels;
-  var config = { displaylogo: false, responsive: true };
+  var config = { displayModeBar: false, responsive: true };
   var hours = [];
   for (var h = 0; h < 24; h += 1) { hours.push(h + ":00"); }
 
   function layout(extra) {
-    var base = { margin: { l: 50, r: 10, t: 10, b: 40 }, height: 300, legend: { orientation: "h" } };
+    var base = {
+      margin: { l: 50, r: 10, t: 30, b: 10 },
+      height: 320,
+      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
+      xaxis: { automargin: true },
+      yaxis: { automargin: true, rangemode: "tozero" }
+    };
     return Object.assign(base, extra || {});
   }
 
@@ -21,27 +27,28 @@
   function draw(data) {
     if (page.kind === "venue") {
       Plotly.react("chart-venue", [
-        { x: hours, y: data.low, name: labels.low, type: "scatter", mode: "lines",
+        { x: hours, y: data.low, name: labels.band, type: "scatter", mode: "lines",
           line: { width: 0 }, showlegend: false },
-        { x: hours, y: data.high, name: labels.high, type: "scatter", mode: "lines",
+        { x: hours, y: data.high, name: labels.band, type: "scatter", mode: "lines",
           line: { width: 0 }, fill: "tonexty", fillcolor: "rgba(120,120,120,0.25)" },
         { x: hours, y: data.usual_hourly, name: labels.usual, type: "scatter", mode: "lines",
           line: { dash: "dash", color: "#666" } },
         { x: hours, y: data.hourly, name: labels.scans, type: "scatter", mode: "lines+markers",
           line: { color: "#c0392b" } }
-      ], layout({ xaxis: { title: { text: labels.hour } } }), config);
+      ], layout({ xaxis: { automargin: true, title: { text: labels.hour } } }), config);
       return;
     }
     Plotly.react("chart-hours", [
       { x: hours, y: data.hourly, name: labels.scans, type: "bar", marker: { color: "#2c7be5" } },
       { x: hours, y: data.usual_hourly, name: labels.usual, type: "scatter", mode: "lines",
         line: { dash: "dash", color: "#666" } }
-    ], layout({ xaxis: { title: { text: labels.hour } } }), config);
+    ], layout({ xaxis: { automargin: true, title: { text: labels.hour } } }), config);
     Plotly.react("chart-trend", [
       { x: data.trend.map(function (d) { return d.day; }),
         y: data.trend.map(function (d) { return d.scans; }),
         name: labels.scans, type: "scatter", mode: "lines+markers", line: { color: "#2c7be5" } }
-    ], layout({ xaxis: { title: { text: labels.day } } }), config);
+    ], layout({ xaxis: { automargin: true, tickformat: "%m-%d", title: { text: labels.day } } }),
+    config);
     [["chart-streets", data.streets], ["chart-categories", data.categories]].forEach(function (pair) {
       var areas = pair[1];
       Plotly.react(pair[0], [
@@ -49,7 +56,7 @@
           type: "bar", marker: { color: "#2c7be5" } },
         { x: areas.map(name), y: areas.map(function (a) { return a.usual; }), name: labels.usual,
           type: "bar", marker: { color: "#b0b8c4" } }
-      ], layout({ barmode: "group" }), config);
+      ], layout({ barmode: "group", xaxis: { automargin: true, tickangle: -45 } }), config);
     });
   }
 
