@@ -181,12 +181,28 @@ def export(
     principal: Overseers,
     session: SessionDep,
     settings: SettingsDep,
-    table: Literal["hours", "trend", "streets", "categories", "venues", "coverage", "silent"],
+    table: Literal[
+        "hours",
+        "trend",
+        "streets",
+        "categories",
+        "venues",
+        "coverage",
+        "silent",
+        "key_places",
+        "per_venue",
+    ],
     day: Day = None,
 ) -> Response:
     """Each table of the dashboard and of coverage, as CSV."""
-    if table in ("coverage", "silent"):
+    if table in ("coverage", "silent", "key_places", "per_venue"):
         found = service.coverage(session=session, settings=settings, principal=principal)
+        if table == "key_places":
+            rows = [[kind, *counts] for kind, counts in found.key_places.items()]
+            return _csv("key_places", ["category", "registered", "live"], rows)
+        if table == "per_venue":
+            rows = [[bucket, n] for bucket, n in found.per_venue.items()]
+            return _csv("per_venue", ["scans_yesterday", "venues"], rows)
         if table == "silent":
             return _csv(
                 "silent", ["venue_id", "venue_name", "street"], [list(v) for v in found.silent]

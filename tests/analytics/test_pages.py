@@ -93,6 +93,12 @@ def test_a_street_admin_sees_only_their_street_and_a_regulator_only_their_catego
     assert {r["street"] for r in rows(client, "/analytics/export/silent.csv")} <= {
         "changfengxincun"
     }
+    key_places = rows(client, "/analytics/export/key_places.csv")
+    assert {r["category"] for r in key_places} == {"large_supermarket", "wet_market"}
+    per_venue = rows(client, "/analytics/export/per_venue.csv")
+    assert sum(int(r["venues"]) for r in per_venue) == sum(
+        int(r["live_venues"]) for r in rows(client, "/analytics/export/coverage.csv")
+    )
     coverage = client.get("/analytics/coverage").text
     assert (
         'data-street="changfengxincun"' in coverage and 'data-street="zhenruzhen"' not in coverage
