@@ -47,8 +47,9 @@ class TraceRequest(_In):
     people: list[IndexPerson] = Field(default_factory=list, max_length=100)
     venues: list[RiskyVenue] = Field(default_factory=list, max_length=50)
     degree: Literal[1, 2] = 2
-    threshold_minutes: Annotated[int, JSON_INTEGER] | None = Field(
-        default=None, ge=1, le=1440, description="Default: the close-contact setting (15)."
+    # The bounds inside the Annotated: on the optional field they would not reach the schema.
+    threshold_minutes: Annotated[int, Field(ge=1, le=1440), JSON_INTEGER] | None = Field(
+        default=None, description="Default: the close-contact setting (15)."
     )
 
 

@@ -1,4 +1,5 @@
-"""Schemathesis against the app's own OpenAPI, signed in as a district admin.
+"""Schemathesis against the app's own OpenAPI, signed in as a district admin, and again
+as a CDC analyst over the operations only the CDC may call (health and tracing).
 
 Every operation gets generated (valid and invalid) input; any 5xx, undocumented status
 or answer that breaks its schema fails. New endpoints are covered without a line here.
@@ -38,18 +39,19 @@ schema.location = "/openapi.json"
 
 
 @pytest.fixture(scope="module")
-def admin_auth(
+def auth(
     databases: Databases, make_settings: Callable[..., Settings]
-) -> Iterator[dict[str, str]]:
+) -> Iterator[dict[Role, dict[str, str]]]:
     # A database of its own: the fuzzer's writes are committed, as in real use.
     app_settings = make_settings(database_url=databases.new_url(), login_max_failures=10_000)
     database = Database.connect(app_settings)
     prepare(database.engine)
     with database.session() as session:
         admin = make_persona(session, app_settings, "fuzz-admin", Role.district_admin)
+        cdc = make_persona(session, app_settings, "fuzz-cdc", Role.cdc_analyst)
     app.state.settings, app.state.db = app_settings, database
     app.state.writer = Writer(app_settings, database)
-    yield admin.auth
+    yield {Role.district_admin: admin.auth, Role.cdc_analyst: cdc.auth}
     database.dispose()
 
 
@@ -69,16 +71,22 @@ def valid_requests_pass_validation(ctx: Any, response: Any, case: Any) -> bool |
     return None
 
 
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    valid_requests_pass_validation,
+]
+
+
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-def test_the_api_never_fails_on_any_input(case: Any, admin_auth: dict[str, str]) -> None:
-    case.call_and_validate(
-        headers=admin_auth,
-        checks=[
-            checks.not_a_server_error,
-            checks.status_code_conformance,
-            checks.content_type_conformance,
-            checks.response_schema_conformance,
-            valid_requests_pass_validation,
-        ],
-    )
+def test_the_api_never_fails_on_any_input(case: Any, auth: dict[Role, dict[str, str]]) -> None:
+    case.call_and_validate(headers=auth[Role.district_admin], checks=CHECKS)
+
+
+@schema.include(tag_regex="^(health|tracing)$").parametrize()
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+def test_the_cdc_api_never_fails_on_any_input(case: Any, auth: dict[Role, dict[str, str]]) -> None:
+    case.call_and_validate(headers=auth[Role.cdc_analyst], checks=CHECKS)
