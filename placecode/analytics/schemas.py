@@ -87,7 +87,7 @@ class OverviewView(BaseModel):
     streets: list[AreaCountView]
     categories: list[AreaCountView]
     top_venues: list[TopVenue]
-    open_alerts: int = Field(description="Alerts not resolved yet, in your scope.")
+    open_alerts: int = Field(description="Alerts nobody has acknowledged yet, in your scope.")
 
 
 class VenueDayView(BaseModel):

@@ -411,7 +411,7 @@ class Overview:
     streets: list[AreaCount]
     categories: list[AreaCount]
     top_venues: list[tuple[str, str, str, str, int]]  # id, name, street, category, scans
-    open_alerts: int  # open or acknowledged, in scope
+    open_alerts: int  # nobody has acknowledged them yet, in scope
 
 
 def _hours_counted(day: date, settings: Settings) -> float:
@@ -521,7 +521,7 @@ def overview(
                 select(func.count())
                 .select_from(Alert)
                 .join(Venue, Venue.id == Alert.venue_id)
-                .where(Alert.status != AlertStatus.resolved, _visible(principal))
+                .where(Alert.status == AlertStatus.open, _visible(principal))
             )
             or 0
         ),
