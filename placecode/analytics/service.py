@@ -323,9 +323,10 @@ def roll_up(*, session: Session, settings: Settings, day: date) -> int:
 
 
 def pending_days(*, session: Session, settings: Settings) -> list[date]:
-    """The days the roll-up owes: today's finished hours, yesterday again (its last hour,
-    and offline check-ins uploaded late), and any day of the last five weeks not rolled up
-    whole."""
+    """The days the roll-up owes, of the last five weeks: those not rolled up as far as
+    their finished hours go (today's newest hour, yesterday's last, a day never rolled up),
+    and today and yesterday again when their counts moved since (offline check-ins
+    uploaded late)."""
     first = first_day(session, settings)
     if first is None:
         return []
@@ -336,12 +337,30 @@ def pending_days(*, session: Session, settings: Settings) -> list[date]:
             select(RolledUpDay.day, RolledUpDay.through).where(RolledUpDay.day >= since)
         ).all()
     )
-    return [
-        day
-        for day in (since + timedelta(days=n) for n in range((current - since).days + 1))
-        if day >= current - timedelta(days=1)
-        or done.get(day, 0) < midnight(day + timedelta(days=1), settings)
-    ]
+    finished = _hour_start(clock.now(), settings)
+    owed = []
+    for day in (since + timedelta(days=n) for n in range((current - since).days + 1)):
+        start = midnight(day, settings)
+        through = min(midnight(day + timedelta(days=1), settings), max(start, finished))
+        if done.get(day, start - 1) < through or (
+            day >= current - timedelta(days=1) and _moved(session, day, start, done[day])
+        ):
+            owed.append(day)
+    return owed
+
+
+def _moved(session: Session, day: date, start: int, through: int) -> bool:
+    """Whether the venue-hours a day was rolled up from add up differently now (a read:
+    much cheaper than rolling the day up again)."""
+    raw = session.scalar(
+        select(func.coalesce(func.sum(VenueHourlyCount.count), 0)).where(
+            VenueHourlyCount.hour >= start, VenueHourlyCount.hour < through
+        )
+    )
+    rolled = session.scalar(
+        select(func.coalesce(func.sum(VenueDailyCount.scans), 0)).where(VenueDailyCount.day == day)
+    )
+    return int(raw or 0) != int(rolled or 0)
 
 
 def _scoped(query: Chosen, principal: Principal, street: Any, category: Any) -> Chosen:

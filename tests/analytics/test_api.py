@@ -263,6 +263,9 @@ def test_the_hourly_job_rolls_up_what_is_finished_and_detects(
             or 0
         )
 
+    # Nothing moved: today and yesterday are not rolled up again (only older days are owed).
+    owed = analytics.pending_days(session=session, settings=rules)
+    assert owed and max(owed) < date(2022, 3, 17)
     # An offline upload for yesterday counts at the next run.
     before = market_day()
     hour = today - 3 * 3600
@@ -272,6 +275,7 @@ def test_the_hourly_job_rolls_up_what_is_finished_and_detects(
     else:
         row.count += 5
     session.flush()
+    assert SURGE_DAY in analytics.pending_days(session=session, settings=rules)
     tasks.hourly(session, rules)
     assert market_day() == before + 5
     assert min(session.scalars(select(RolledUpDay.day))) == date(2022, 3, 16)
