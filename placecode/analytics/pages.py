@@ -42,6 +42,15 @@ def _labels() -> dict[str, str]:
     }
 
 
+def _place_names(session: Session) -> dict[str, str]:
+    """Streets, departments and categories by code, in the page's language."""
+    return {
+        **{street.code: _name(street) for street in region.list_streets(session=session)},
+        **{d.code: _name(d) for d in region.list_departments(session=session)},
+        **{c.code: _name(c) for c in region.list_categories(session=session)},
+    }
+
+
 def _inbox(
     request: Request,
     principal: Principal,
@@ -63,10 +72,7 @@ def _inbox(
             "day": day,
             "error": error,
             "status_labels": _labels(),
-            "names": {
-                **{d.code: _name(d) for d in region.list_departments(session=session)},
-                **{s.code: _name(s) for s in region.list_streets(session=session)},
-            },
+            "names": _place_names(session),
         },
         status_code=status_code,
     )
@@ -258,7 +264,12 @@ def coverage(
     return render(
         request,
         "analytics/coverage.html",
-        {"principal": principal, "found": found, "categories": categories},
+        {
+            "principal": principal,
+            "found": found,
+            "categories": categories,
+            "names": _place_names(session),
+        },
     )
 
 
