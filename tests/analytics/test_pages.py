@@ -103,6 +103,7 @@ def test_a_street_admin_sees_only_their_street_and_a_regulator_only_their_catego
     assert (
         'data-street="changfengxincun"' in coverage and 'data-street="zhenruzhen"' not in coverage
     )
+    assert "<td>长风新村街道</td>" in coverage and "<th>标准化菜场</th>" in coverage  # by name
     assert client.get(f"/analytics/venues/{district.zhennan.id}").status_code == 404
     client.post("/logout", data={"csrf_token": ""})
     client.cookies.clear()
