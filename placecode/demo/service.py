@@ -144,16 +144,23 @@ def create_accounts(
     """One ready account per role, each scoped to something worth looking at (真南 market,
     its street, its operator)."""
     market = plan.zhennan
-    people: list[tuple[Role, str, str | None, str]] = [
-        (Role.district_admin, "admin", None, "the whole district"),
-        (Role.street_admin, "zhenru", market.street_code, "真如镇街道"),
-        (Role.regulator, "commerce", "commerce", "区商务委"),
-        (Role.venue_manager, "zhennan-manager", market.organisation_id, "真南 market's operator"),
-        (Role.registrar, "zhennan-desk", market.id, "the door of 真南 market"),
-        (Role.cdc_analyst, "cdc", None, "imports, corrections, tracing"),
+    # Role, username, scope, the name shown on its pages, the note printed for the tester.
+    people: list[tuple[Role, str, str | None, str, str]] = [
+        (Role.district_admin, "admin", None, "普陀区管理员", "the whole district"),
+        (Role.street_admin, "zhenru", market.street_code, "真如镇街道", "真如镇街道"),
+        (Role.regulator, "commerce", "commerce", "区商务委", "区商务委"),
+        (
+            Role.venue_manager,
+            "zhennan-manager",
+            market.organisation_id,
+            "真南市场经营方",
+            "真南 market's operator",
+        ),
+        (Role.registrar, "zhennan-desk", market.id, "真南市场登记台", "the door of 真南 market"),
+        (Role.cdc_analyst, "cdc", None, "区疾控中心", "imports, corrections, tracing"),
     ]
     made = []
-    for role, username, scope, note in people:
+    for role, username, scope, shown, note in people:
         password = generate_password()
         accounts.create_user(
             session=session,
@@ -162,7 +169,7 @@ def create_accounts(
             username=username,
             role=role,
             scope=scope,
-            display_name=note,
+            display_name=shown,
             password=password,
         )
         made.append(DemoAccount(role.value, username, password, scope, note))
