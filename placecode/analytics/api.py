@@ -1,5 +1,6 @@
 """JSON API of foot traffic: the alerts inbox of each department, street, organisation and
-the district; acknowledging and resolving; a day's summary; detection on demand."""
+the district; acknowledging and resolving; the dashboard's overview of a day and a venue's
+hours; coverage; detection on demand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""API shapes of foot traffic: alerts with their evidence, answers, a day's summary."""
+"""API shapes of foot traffic: alerts with their evidence, answers, a day's overview, a
+venue's hours, coverage."""
 
 from __future__ import annotations
 

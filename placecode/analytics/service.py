@@ -1,6 +1,7 @@
-"""Foot traffic: the writer's hourly counts rolled up to days, streets, categories and the
-district; coverage; surge and drop detection over every venue of a day (or of a day so far);
-the alerts' inboxes by department and street, acknowledged and resolved there."""
+"""Foot traffic: the writer's hourly counts rolled up (street × category hours, venue-days)
+for the dashboards' overview and a venue's day; coverage; surge and drop detection over
+every venue of a day (or of a day so far); the alerts' inboxes by department and street,
+acknowledged and resolved there."""
 
 from __future__ import annotations
 
