@@ -165,22 +165,10 @@ def venue_day(
 
 
 def venue_day_view(found: service.VenueDay) -> VenueDayView:
-    return VenueDayView(
-        venue_id=found.venue_id,
-        venue_name=found.name,
-        street_code=found.street_code,
-        category_code=found.category_code,
-        day=found.day,
-        hours=found.hours,
-        basis=found.basis,
-        scans=found.scans,
-        usual_so_far=round(found.usual_so_far, 1),
-        hourly=found.hourly,
-        usual_hourly=found.usual_hourly,
-        low=found.low,
-        high=found.high,
-        alerts=[alert_view(alert, found.name) for alert in found.alerts],
-    )
+    """The service's venue-day as the API shows it: the same fields, alerts as views."""
+    fields = {name: getattr(found, name) for name in VenueDayView.model_fields}
+    alerts = [alert_view(alert, found.venue_name) for alert in found.alerts]
+    return VenueDayView.model_validate({**fields, "alerts": alerts})
 
 
 @router.post("/analytics/detect")

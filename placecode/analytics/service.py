@@ -611,7 +611,7 @@ def _top_venues(
 @dataclass(frozen=True)
 class VenueDay:
     venue_id: str
-    name: str
+    venue_name: str
     street_code: str
     category_code: str
     day: date
@@ -681,14 +681,14 @@ def venue_day(
     ).all()
     return VenueDay(
         venue_id=venue.id,
-        name=venue.name,
+        venue_name=venue.name,
         street_code=venue.street_code,
         category_code=venue.category_code,
         day=day,
         hours=round(hours, 2),
         basis=basis if baseline else "none",
         scans=int(hourly.sum()),
-        usual_so_far=float(np.median([_by_time(row, hours) for row in history]))
+        usual_so_far=round(float(np.median([_by_time(row, hours) for row in history])), 1)
         if baseline
         else 0.0,
         hourly=[int(n) for n in hourly],
