@@ -17,10 +17,10 @@ from placecode.analytics import service as analytics
 from placecode.analytics.models import Alert
 from placecode.config import Settings
 from placecode.demo import activity, service
-from placecode.demo.district import DistrictPlan, plan_district
-from placecode.demo.population import plan_population
+from placecode.demo.district import DistrictPlan
 from placecode.errors import Conflict, InvalidInput, NotFound
 from placecode.people.sealing import load_sealer
+from tests.demo.test_activity import small_district
 
 DAYS = [date(2022, 3, 18) - timedelta(days=n) for n in range(14, -1, -1)]  # 4 to 18 March
 
@@ -31,16 +31,7 @@ def principal(role: Role, scope: str | None, name: str = "someone") -> Principal
 
 @pytest.fixture
 def district(session: Session, settings: Settings, demo_ca: Path) -> DistrictPlan:
-    streets, categories = service.reference_data(session)
-    plan = plan_district(streets=streets, categories=categories, total=400, seed=5)
-    population = plan_population(
-        venues=plan.venues,
-        street_codes=[str(s["code"]) for s in streets],
-        street_shares=[float(s["pop_share"]) for s in streets],  # type: ignore[arg-type]
-        zhennan_index=plan.venues.index(plan.zhennan),
-        size=6_000,
-        seed=5,
-    )
+    plan, population = small_district(session, 6_000)
     service.write_organisations(session=session, settings=settings, plan=plan)
     service.write_venues(session=session, plan=plan)
     activity.write_days(

@@ -29,8 +29,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAYS = [date(2022, 3, 17), date(2022, 3, 18)]
 
 
-@pytest.fixture
-def district(session: Session) -> tuple[DistrictPlan, Population]:
+def small_district(session: Session, people: int) -> tuple[DistrictPlan, Population]:
+    """A 400-venue district and its residents, planned (nothing written yet)."""
     streets, categories = service.reference_data(session)
     plan = plan_district(streets=streets, categories=categories, total=400, seed=5)
     population = plan_population(
@@ -38,10 +38,15 @@ def district(session: Session) -> tuple[DistrictPlan, Population]:
         street_codes=[str(s["code"]) for s in streets],
         street_shares=[float(s["pop_share"]) for s in streets],  # type: ignore[arg-type]
         zhennan_index=plan.venues.index(plan.zhennan),
-        size=4_000,
+        size=people,
         seed=5,
     )
     return plan, population
+
+
+@pytest.fixture
+def district(session: Session) -> tuple[DistrictPlan, Population]:
+    return small_district(session, 4_000)
 
 
 def test_the_scans_of_a_day_follow_the_real_daily_profile(
