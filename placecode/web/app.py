@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -71,6 +72,18 @@ COMMON_ERRORS = {
 }
 
 log = logging.getLogger(__name__)
+GC_THRESHOLDS = (50_000, 20, 100)  # CPython's default: (700, 10, 10)
+
+
+def tune_garbage_collector() -> None:
+    """Collect young objects less often than CPython's default (every 700 allocations).
+
+    A check-in waits a few milliseconds for its batch to be committed, so the objects of
+    the requests in flight outlive the young generations; with the default thresholds
+    they are promoted and the whole heap is rescanned many times a second, which cost the
+    scan path a fifth of its throughput (docs/benchmarks.md). Cycles are still collected.
+    """
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -86,6 +99,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         # Load the scan path's caches before the first request, so that no request ever
         # waits for another to load them while holding a database connection.
         await asyncio.to_thread(warm_up, app)
+        tune_garbage_collector()
         jobs = None
         if settings.scheduler:
             jobs = asyncio.create_task(

@@ -1,12 +1,13 @@
 """The web app's common ground: health, metrics, security headers, error bodies, docs."""
 
+import gc
 from collections.abc import Callable
 
 from starlette.testclient import TestClient
 
 from placecode.config import Settings
 from placecode.db import Database
-from placecode.web.app import create_app
+from placecode.web.app import GC_THRESHOLDS, create_app
 from placecode.web.middleware import CONTENT_SECURITY_POLICY
 from tests.conftest import Persona
 
@@ -24,6 +25,15 @@ def test_healthz_says_503_when_the_database_is_gone(make_settings: Callable[...,
         response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "unhealthy"
+
+
+def test_a_started_app_collects_young_objects_less_often(
+    make_settings: Callable[..., Settings],
+) -> None:
+    gc.set_threshold(700, 10, 10)
+    settings = make_settings()
+    with TestClient(create_app(settings, Database.connect(settings))):
+        assert gc.get_threshold() == GC_THRESHOLDS != (700, 10, 10)
 
 
 def test_metrics_count_requests_by_route_template(
