@@ -49,6 +49,7 @@ class Watcher:
         self.interval = interval
         self._seen: int | None = None
         self._checked_at = float("-inf")
+        self._looking_since = float("-inf")
         self._lock = threading.Lock()
 
     def refresh(self, session: Session, reload: Callable[[], None]) -> bool:
@@ -58,6 +59,12 @@ class Watcher:
         it; afterwards one thread looks while the others go on with what is loaded, so a
         thread holding a database connection never waits on another that needs one.
         """
+        try:
+            return self._look(session, reload)
+        finally:
+            self._looking_since = float("-inf")
+
+    def _look(self, session: Session, reload: Callable[[], None]) -> bool:
         if time.monotonic() - self._checked_at < self.interval:
             return False
         if self._seen is None:
@@ -78,9 +85,22 @@ class Watcher:
             self._lock.release()
 
     def fresh(self) -> bool:
-        """Whether what was loaded may be used without asking the database (hot paths)."""
-        return self._seen is not None and time.monotonic() - self._checked_at < self.interval
+        """Whether what was loaded may be used without asking the database (hot paths).
+
+        When the interval has passed, the first caller is told to look (and should call
+        `refresh`); callers after it go on with what is loaded while it looks, rather than
+        all queueing for the database at once. A look not done within an interval is
+        handed to the next caller.
+        """
+        if self._seen is None:
+            return False
+        now = time.monotonic()
+        if now - self._checked_at < self.interval or now - self._looking_since < self.interval:
+            return True
+        self._looking_since = now
+        return False
 
     def expire(self) -> None:
         """Look at the counter on the next call (after a change made in this process)."""
         self._checked_at = float("-inf")
+        self._looking_since = float("-inf")
