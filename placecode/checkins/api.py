@@ -161,10 +161,13 @@ def usable_venue(request: Request, session: Session, venue_id: str) -> VenueSnap
     return venue
 
 
-@router.post("/checkins", status_code=201, responses={200: {"model": ScanResult}})
-async def check_in(
-    body: CheckInRequest, claim: CurrentPerson, request: Request, response: Response
-) -> ScanResult:
+@router.post(
+    "/checkins",
+    status_code=201,
+    response_model=ScanResult,
+    responses={200: {"model": ScanResult}},
+)
+async def check_in(body: CheckInRequest, claim: CurrentPerson, request: Request) -> Response:
     """Scan a venue's code: check in (with today's companions) and see status and decision.
 
     The same person at the same venue within the dedupe window gets the existing check-in
@@ -185,9 +188,12 @@ async def check_in(
         with_companions=body.with_companions,
     )
     result = await record(request, scan, source=channel)
-    if all(person.duplicate for person in result.people):
-        response.status_code = 200
-    return result
+    # Built from validated parts, so it is serialised once, here, not validated again.
+    return Response(
+        content=result.__pydantic_serializer__.to_json(result),
+        status_code=200 if all(person.duplicate for person in result.people) else 201,
+        media_type="application/json",
+    )
 
 
 @router.post("/venues/{venue_id}/sentinel-checkins")

@@ -93,21 +93,15 @@ class Writer:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         wait = self.settings.writer_max_wait_ms / 1000
+        limit = self.settings.writer_batch_max
         while True:
             jobs = [await self._queue.get()]
+            # Let the batch fill for up to the wait (one timer per batch, not per job).
+            if self._queue.qsize() < limit and wait > 0:
+                await asyncio.sleep(wait)
             size = len(jobs[0].visits)
-            deadline = loop.time() + wait
-            while size < self.settings.writer_batch_max:
-                try:
-                    job = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        job = await asyncio.wait_for(self._queue.get(), remaining)
-                    except TimeoutError:
-                        break
+            while size < limit and not self._queue.empty():
+                job = self._queue.get_nowait()
                 jobs.append(job)
                 size += len(job.visits)
             try:
