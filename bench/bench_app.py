@@ -1,11 +1,28 @@
 """The app under benchmark, plus the ceiling: a trivial POST endpoint on the same app, with
-the same middleware and server settings, that parses a small JSON body and answers one."""
+the same middleware and server settings, that parses a small JSON body and answers one.
+
+For `bench_checkins.py --stages`, also the scan path stopped part-way, to see where a
+check-in's time goes: `person` (the person recognised), `planned` (venue, status and entry
+decision worked out, the answer built and sent, nothing written) and `sleeping-writer`
+(the same, through a group-commit writer that sleeps instead of writing).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from pydantic import BaseModel
+import time
 
+from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from placecode.checkins import api as checkins_api
+from placecode.checkins import service
+from placecode.checkins.schemas import CheckInRequest
+from placecode.checkins.store import Stored
+from placecode.checkins.writer import Result, Writer, _Job
+from placecode.health.api import current_statuses
+from placecode.people.auth import CurrentPerson
+from placecode.venues.api import get_codebook
 from placecode.web.app import create_app
 
 
@@ -18,13 +35,62 @@ class Pong(BaseModel):
     length: int
 
 
+class SleepingWriter(Writer):
+    """Batches as the real writer does, then sleeps as long as a commit takes."""
+
+    def _write(self, jobs: list[_Job]) -> list[Result]:
+        time.sleep(0.005)
+        return [[Stored(0, 0, False) for _visit in job.visits] for job in jobs]
+
+
+async def planned(body: CheckInRequest, claim: CurrentPerson, request: Request) -> service.Scan:
+    token = checkins_api.venue_token(body.venue_code)
+    venue = get_codebook(request).cached(token)
+    if venue is None:
+        venue = await run_in_threadpool(checkins_api.verify_code, request, token)
+    return service.plan_scan(
+        venue=venue,
+        claim=claim,
+        statuses=await current_statuses(request),
+        limiter=checkins_api.get_limiter(request),
+        channel=claim.channel,
+    )
+
+
+def answer(scan: service.Scan, stored: list[Stored]) -> Response:
+    result = checkins_api.scan_result(scan, list(stored))
+    content = result.__pydantic_serializer__.to_json(result)
+    return Response(content, status_code=201, media_type="application/json")
+
+
 def create() -> FastAPI:
     app = create_app()
+    sleeping: list[SleepingWriter] = []
 
     @app.post("/bench/ceiling", include_in_schema=False)
     async def ceiling(body: Ping) -> Pong:
         return Pong(ok=True, length=len(body.venue_code))
 
+    @app.post("/bench/stages/person", include_in_schema=False)
+    async def person(body: CheckInRequest, claim: CurrentPerson) -> Pong:
+        return Pong(ok=True, length=len(claim.person_key))
+
+    @app.post("/bench/stages/planned", include_in_schema=False)
+    async def plan_only(body: CheckInRequest, claim: CurrentPerson, request: Request) -> Response:
+        scan = await planned(body, claim, request)
+        return answer(scan, [Stored(0, 0, False) for _person in scan.people])
+
+    @app.post("/bench/stages/sleeping-writer", include_in_schema=False)
+    async def sleeping_writer(
+        body: CheckInRequest, claim: CurrentPerson, request: Request
+    ) -> Response:
+        scan = await planned(body, claim, request)
+        if not sleeping:
+            sleeping.append(SleepingWriter(request.app.state.settings, request.app.state.db))
+        stored = await sleeping[0].submit(scan.visits, window_seconds=300, source="bench")
+        return answer(scan, [item for item in stored if isinstance(item, Stored)])
+
     # First in line, as the check-in route is: the comparison is of the work, not of routing.
-    app.router.routes.insert(0, app.router.routes.pop())
+    for _route in range(4):
+        app.router.routes.insert(0, app.router.routes.pop())
     return app

@@ -3,7 +3,7 @@ against a trivial FastAPI POST endpoint on the same server settings (the ceiling
 SQLite and PostgreSQL, with one and two uvicorn workers. Also the peak server memory.
 
     .venv/bin/python bench/bench_checkins.py [--duration 15] [--repeat 3]
-        [--backends sqlite postgresql] [--workers 1 2]
+        [--backends sqlite postgresql] [--workers 1 2] [--stages]
 
 Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL, Debian's postgresql-15 (a
 throwaway server is started with default durability settings and removed afterwards).
@@ -50,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ADMIN = Principal(0, "bench", "bench", Role.district_admin, None, "cli")
+STAGES = ["person", "planned", "sleeping-writer"]  # see bench_app.py
 STREETS = ["changshoulu", "caoyangxincun", "changfengxincun", "zhenruzhen", "taopu"]
 
 
@@ -284,6 +285,7 @@ def measure(
     duration: int,
     connections: int,
     repeat: int,
+    stages: bool,
 ) -> dict[str, dict[str, float]]:
     port = free_port()
     server = subprocess.Popen(
@@ -330,14 +332,16 @@ def measure(
         # repeat visitors would have let it.
         wrk("checkins.lua", f"{base}/api/v1/checkins", 15, connections, str(pairs), "sequential")
         # Ceiling and check-ins alternate, so that drift on a noisy machine hits both.
-        runs: dict[str, list[dict[str, float]]] = {"ceiling": [], "checkins": []}
+        names = ["ceiling", *(STAGES if stages else []), "checkins"]
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
         for _ in range(repeat):
-            runs["ceiling"].append(
-                wrk("ceiling.lua", f"{base}/bench/ceiling", duration, connections)
-            )
-            runs["checkins"].append(
-                wrk("checkins.lua", f"{base}/api/v1/checkins", duration, connections, str(pairs))
-            )
+            for name in names:
+                if name == "ceiling":
+                    figures = wrk("ceiling.lua", f"{base}/bench/ceiling", duration, connections)
+                else:
+                    path = "/api/v1/checkins" if name == "checkins" else f"/bench/stages/{name}"
+                    figures = wrk("checkins.lua", base + path, duration, connections, str(pairs))
+                runs[name].append(figures)
         running[0] = False
         sampler.join()
         results = {name: medians(figures) for name, figures in runs.items()}
@@ -357,6 +361,11 @@ def main() -> None:
     parser.add_argument("--venues", type=int, default=200)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="also measure the scan path stopped part-way (where a check-in's time goes)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -375,7 +384,9 @@ def main() -> None:
                     assert postgres is not None
                     url = postgres.new_url()
                 env, pairs = prepare(url, workdir, args.people, args.venues)
-                result = measure(env, pairs, workers, args.duration, args.connections, args.repeat)
+                result = measure(
+                    env, pairs, workers, args.duration, args.connections, args.repeat, args.stages
+                )
                 ceiling, checkins = result["ceiling"], result["checkins"]
                 ratio = checkins["rps"] / ceiling["rps"]
                 print(
@@ -389,6 +400,14 @@ def main() -> None:
                     f"peak memory {checkins['peak_rss_mib']:.0f} MiB",
                     flush=True,
                 )
+                for stage in STAGES if args.stages else []:
+                    figures = result[stage]
+                    print(
+                        f"{'':10} stage {stage:15}: {figures['rps']:7.0f}/s "
+                        f"p50 {figures['p50']:.1f} ms p99 {figures['p99']:.1f} ms | "
+                        f"ratio {figures['rps'] / ceiling['rps']:.2f}",
+                        flush=True,
+                    )
                 shutil.rmtree(workdir, ignore_errors=True)
     finally:
         if postgres is not None:
