@@ -86,17 +86,35 @@ def partition_name(day_start: int) -> str:
     return "checkins_p" + moment(day_start).strftime("%Y%m%d")
 
 
+PARTITION_LOCK = 0x706C6163  # an advisory lock id of our own ("plac")
+
+
 def ensure_partitions(session: Session, days: Iterable[int]) -> None:
-    """PostgreSQL: make the day partitions these rows fall in (no-op on SQLite)."""
+    """PostgreSQL: make the day partitions these rows fall in (no-op on SQLite).
+
+    Call it first in a transaction, before anything is read or written: making a partition
+    locks the check-ins table and the tables it refers to (people, venues), and two writers
+    holding locks on those would wait on each other. Writers that find a day missing take
+    turns on an advisory lock; the later one finds it made.
+    """
     if session.get_bind().dialect.name != "postgresql":
         return
     for day_start in sorted(set(days)):
+        name = partition_name(day_start)
+        if session.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar():
+            continue
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": PARTITION_LOCK})
         session.execute(
             text(
-                f"CREATE TABLE IF NOT EXISTS {partition_name(day_start)} PARTITION OF checkins "
+                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF checkins "
                 f"FOR VALUES FROM ({day_start}) TO ({day_start + DAY})"
             )
         )
+
+
+def days_of(visits: Iterable[Visit]) -> set[int]:
+    """The starts (UTC) of the days these visits fall in."""
+    return {visit.scanned_at - visit.scanned_at % DAY for visit in visits}
 
 
 def _allocate_ids(sql: DriverSql, count: int) -> list[int]:
@@ -130,6 +148,7 @@ def store_visits(
     A visit repeats another of the same person at the same venue within `window_seconds`
     (0: at the same second, which makes re-imported files add nothing).
     """
+    ensure_partitions(session, days_of(visits))
     ids = people.ensure_people(
         session=session,
         settings=settings,
@@ -196,7 +215,6 @@ def store_visits(
         new.append((index, visit, person_id))
 
     if new:
-        ensure_partitions(session, (v.scanned_at - v.scanned_at % DAY for _i, v, _p in new))
         check_in_ids = _allocate_ids(sql, len(new))
         rows = []
         counts: dict[tuple[str, int], int] = defaultdict(int)

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from placecode.checkins.store import Stored, Visit, begin_write, store_visits
+from placecode.checkins.store import (
+    Stored,
+    Visit,
+    begin_write,
+    days_of,
+    ensure_partitions,
+    store_visits,
+)
 from placecode.config import Settings
 from placecode.db import Database
 from placecode.errors import PlaceCodeError, Unavailable
@@ -139,6 +146,7 @@ class Writer:
         results: list[Result] = [[] for _ in jobs]
         with self.database.sessions() as session:
             begin_write(session)
+            ensure_partitions(session, days_of(visit for job in jobs for visit in job.visits))
             for (window, source), positions in groups.items():
                 visits = [visit for position in positions for visit in jobs[position].visits]
                 stored = store_visits(

@@ -29,6 +29,7 @@ from placecode.checkins import api as checkins_api
 from placecode.checkins import pages as checkins_pages
 from placecode.checkins import tasks as checkins_tasks
 from placecode.checkins.service import ScanLimiter
+from placecode.checkins.store import DAY, ensure_partitions, epoch
 from placecode.checkins.writer import Writer
 from placecode.clock import clock
 from placecode.config import Settings, get_settings
@@ -185,7 +186,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
 
 def warm_up(app: FastAPI) -> None:
-    """Read signing keys, issuers, everyone's health status and the change counters once.
+    """Read signing keys, issuers, everyone's health status and the change counters once;
+    make today's and tomorrow's check-in partitions (PostgreSQL).
 
     A database that is down at start does not stop the server: /healthz says so, and the
     caches load on first use once the database is back.
@@ -195,6 +197,9 @@ def warm_up(app: FastAPI) -> None:
             app.state.codes.jwks(session=session)
             app.state.identities.warm(session=session)
             app.state.statuses.sync(session)
+        with app.state.db.session() as session:
+            today = epoch(clock.now()) // DAY * DAY
+            ensure_partitions(session, [today, today + DAY])  # not in the first scans' way
     except SQLAlchemyError as error:
         log.warning("caches not loaded at start, the database is not ready: %s", error)
 

@@ -1,22 +1,28 @@
 """Retention: old check-ins go (whole day partitions on PostgreSQL), and so do people with
 nothing left; recent ones stay."""
 
+import threading
+from collections.abc import Callable, Iterable
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from placecode.accounts.service import Operator
-from placecode.checkins import service
+from placecode.checkins import service, store
 from placecode.checkins.models import CheckIn
-from placecode.checkins.store import DAY, Visit, epoch, store_visits
+from placecode.checkins.store import DAY, Visit, begin_write, epoch, store_visits
 from placecode.clock import clock
 from placecode.config import Settings
+from placecode.db import Database
 from placecode.health import service as health
 from placecode.people import service as people
 from placecode.people.models import Person
 from placecode.people.sealing import load_sealer
 from placecode.venues.models import Venue
+from tests.conftest import Databases, make_venue, prepare
 
 
 def visit(settings: Settings, number: str, venue: Venue, days_ago: float) -> Visit:
@@ -141,5 +147,70 @@ def test_the_daily_job_runs_once_per_day_whatever_the_workers(
         assert scheduler.run_due(database=database, settings=settings, jobs=JOBS) == [
             "checkins.daily"
         ]
+    finally:
+        database.dispose()
+
+
+def test_two_writers_meeting_a_new_day_take_turns_making_its_partition(
+    databases: Databases,
+    make_settings: Callable[..., Settings],
+    authority: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two workers' first batches of a new day reach the partition at the same moment: one
+    makes it while the other waits its turn (on PostgreSQL they used to deadlock, each
+    having read the check-ins table first). SQLite has one writer at a time anyway."""
+    settings = make_settings(database_url=databases.new_url())
+    database = Database.connect(settings)
+    prepare(database.engine)
+    sealer = load_sealer(settings)
+    postgresql = database.engine.dialect.name == "postgresql"
+    both_there = threading.Barrier(2 if postgresql else 1, timeout=10)
+    make_partitions = store.ensure_partitions
+
+    def meeting(session: Session, days: Iterable[int]) -> None:
+        both_there.wait()
+        make_partitions(session, days)
+
+    monkeypatch.setattr(store, "ensure_partitions", meeting)
+    try:
+        with database.session() as session:
+            venue_id = make_venue(session, "新日菜场", "zhenruzhen", "wet_market").id
+        new_day = clock.now() + timedelta(days=3)
+        errors: list[BaseException] = []
+
+        def worker(number: str) -> None:
+            details = people.read_details(doc_type="passport", doc_number=number, name="New Day")
+            visit = Visit(
+                person_key=people.person_key_of(settings, details.document),
+                venue_id=venue_id,
+                scanned_at=epoch(new_day),
+                channel="wechat",
+                colour="green",
+                entry_allowed=True,
+                details=details,
+            )
+            try:
+                with database.session() as session:
+                    begin_write(session)  # as the check-in writer does
+                    store_visits(
+                        session=session,
+                        settings=settings,
+                        sealer=sealer,
+                        visits=[visit],
+                        window_seconds=300,
+                        source="wechat",
+                    )
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+        workers = [threading.Thread(target=worker, args=(f"N1000000{i}",)) for i in (1, 2)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join(timeout=30)
+        assert errors == []
+        with database.session() as session:
+            assert session.scalar(select(func.count()).select_from(CheckIn)) == 2
     finally:
         database.dispose()
