@@ -175,21 +175,10 @@ def test_two_writers_meeting_a_new_day_take_turns_making_its_partition(
     monkeypatch.setattr(store, "ensure_partitions", meeting)
     try:
         with database.session() as session:
-            venue_id = make_venue(session, "新日菜场", "zhenruzhen", "wet_market").id
-        new_day = clock.now() + timedelta(days=3)
+            venue = make_venue(session, "新日菜场", "zhenruzhen", "wet_market")
         errors: list[BaseException] = []
 
         def worker(number: str) -> None:
-            details = people.read_details(doc_type="passport", doc_number=number, name="New Day")
-            visit = Visit(
-                person_key=people.person_key_of(settings, details.document),
-                venue_id=venue_id,
-                scanned_at=epoch(new_day),
-                channel="wechat",
-                colour="green",
-                entry_allowed=True,
-                details=details,
-            )
             try:
                 with database.session() as session:
                     begin_write(session)  # as the check-in writer does
@@ -197,7 +186,7 @@ def test_two_writers_meeting_a_new_day_take_turns_making_its_partition(
                         session=session,
                         settings=settings,
                         sealer=sealer,
-                        visits=[visit],
+                        visits=[visit(settings, number, venue, days_ago=-3)],  # a new day
                         window_seconds=300,
                         source="wechat",
                     )
