@@ -95,14 +95,11 @@ def ensure_partitions(session: Session, days: Iterable[int]) -> None:
     Call it first in a transaction, before anything is read or written: making a partition
     locks the check-ins table and the tables it refers to (people, venues), and two writers
     holding locks on those would wait on each other. Writers that find a day missing take
-    turns on an advisory lock; the later one finds it made. Days this session has seen to
-    already are not looked at again (the writer calls it for a batch, then per group).
+    turns on an advisory lock; the later one finds it made.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    ready: set[int] = session.info.setdefault("partitions_ready", set())
-    for day_start in sorted(set(days) - ready):
-        ready.add(day_start)
+    for day_start in sorted(set(days)):
         name = partition_name(day_start)
         if session.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar():
             continue

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from placecode.accounts.service import Operator
@@ -203,22 +203,3 @@ def test_two_writers_meeting_a_new_day_take_turns_making_its_partition(
             assert session.scalar(select(func.count()).select_from(CheckIn)) == 2
     finally:
         database.dispose()
-
-
-def test_a_session_looks_for_a_day_partition_once(session: Session) -> None:
-    statements: list[str] = []
-
-    def seen(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    tomorrow = epoch(clock.now()) // DAY * DAY + DAY
-    event.listen(session.get_bind(), "before_cursor_execute", seen)
-    try:
-        store.ensure_partitions(session, [tomorrow])
-        looked = len(statements)
-        store.ensure_partitions(session, [tomorrow, tomorrow])
-    finally:
-        event.remove(session.get_bind(), "before_cursor_execute", seen)
-    if session.get_bind().dialect.name == "postgresql":
-        assert looked >= 1  # looked up (and made) the first time
-    assert len(statements) == looked  # not again
