@@ -1,11 +1,26 @@
 """Storage: migrations make the schema on both backends, identically and without drift."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Engine,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from placecode import db
@@ -159,3 +174,64 @@ def test_postgresql_stores_times_as_timestamptz(
         assert getattr(columns["at"], "timezone", False) is True
     finally:
         engine.dispose()
+
+
+def test_bulk_columns_come_back_as_the_values_given_on_either_backend(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = Table(
+        "bulk_scratch",
+        MetaData(),
+        Column("id", BigInteger, primary_key=True),
+        Column("n", BigInteger, nullable=True),
+        Column("flag", Boolean),
+        Column("code", String(12)),
+        Column("label", String(40), nullable=True),
+        Column("blob", LargeBinary),
+        Column("at", db.UTCDateTime()),
+        Column("day", Date),
+        Column("fixed", String(40), nullable=True),
+        Column("seen", db.UTCDateTime(), nullable=True),
+    )
+    scratch.create(session.connection())
+    monkeypatch.setattr(db, "BULK_CHUNK", 3)  # several statements for seven rows
+    count = 7
+    ids = np.arange(1, count + 1)
+    numbers = np.ma.MaskedArray([5, -12, 0, 10**12, 7, -1, 3], mask=[0, 0, 1, 0, 0, 1, 0])
+    labels = ["张*明", None, "", "a,b'c\"", "J*** S****", None, "x" * 40]
+    blobs = [bytes([n]) * n for n in range(count)]  # b"" first: empty values too
+    seconds = np.array([0, 1646841600, 1646841659, 1648166399, 2**31 + 5, 86_399, 951_782_400])
+    days = np.datetime64("2021-03-01") + np.array([0, 1, 30, 365, 400, 59, 1095])
+    moment = datetime(2022, 3, 24, 8, 30, 15, 250_000, tzinfo=UTC)
+    db.DriverSql(session).insert_columns(
+        "bulk_scratch",
+        {
+            "id": ids,
+            "n": numbers,
+            "flag": ids % 2 == 0,
+            "code": np.array([f"v{n:03d}".encode() for n in ids]),
+            "label": labels,
+            "blob": blobs,
+            "at": db.Instants(seconds),
+            "day": db.Days(days),
+            "fixed": db.Coded(ids % 3, ("wechat", None, "随申办")),
+            "seen": moment,
+        },
+        count,
+    )
+    rows = session.execute(select(scratch).order_by(scratch.c.id)).all()
+    assert [tuple(row) for row in rows] == [
+        (
+            int(ids[i]),
+            None if numbers.mask[i] else int(numbers.data[i]),
+            bool(ids[i] % 2 == 0),
+            f"v{ids[i]:03d}",
+            labels[i],
+            blobs[i],
+            datetime.fromtimestamp(int(seconds[i]), UTC),
+            days[i].astype(date),
+            ("wechat", None, "随申办")[int(ids[i] % 3)],
+            moment,
+        )
+        for i in range(count)
+    ]
