@@ -31,6 +31,9 @@ VERSION = 1
 INFO = b"placecode sealed record v1"
 AUTHORITY_DIR = "authority"
 PUBLIC_FILE, PRIVATE_FILE = "public.pem", "private.pem"
+NONCE = 12
+# One encoder for every record (json.dumps with options builds a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,8 @@ class Identity:
     phone: str | None
 
     def to_bytes(self) -> bytes:
-        return json.dumps(
-            {"name": self.name, "doc": self.doc_number, "phone": self.phone},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+        fields = {"name": self.name, "doc": self.doc_number, "phone": self.phone}
+        return _ENCODER.encode(fields).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Identity:
@@ -83,9 +83,11 @@ class Sealer:
             _content_key(ephemeral.exchange(self.public_key), ephemeral_raw, self._recipient)
         )
         head = bytes([VERSION]) + ephemeral_raw
+        records = list(records)
+        nonces = os.urandom(NONCE * len(records))  # one system call for the batch
         sealed = []
-        for identity, aad in records:
-            nonce = os.urandom(12)
+        for start, (identity, aad) in zip(range(0, len(nonces), NONCE), records, strict=True):
+            nonce = nonces[start : start + NONCE]
             sealed.append(head + nonce + aead.encrypt(nonce, identity.to_bytes(), aad))
         return sealed
 

@@ -99,8 +99,9 @@ class PersonKeys:
         self._pepper = _pepper(settings.secret("pepper"))
 
     def of(self, doc_type: str, number: str) -> str:
-        digest = hmac.new(self._pepper, f"{doc_type}:{number}".encode(), hashlib.sha256).digest()
-        return digest[:16].hex()
+        # hmac.digest is the one-shot C path: a fifth of hmac.new's cost, which counts when
+        # a district's million residents are keyed in one go.
+        return hmac.digest(self._pepper, f"{doc_type}:{number}".encode(), "sha256")[:16].hex()
 
 
 def get_person(*, session: Session, person_key: str) -> Person:
