@@ -17,7 +17,7 @@ from placecode.accounts.models import ScopeKind
 from placecode.accounts.principal import Principal, scope_clause
 from placecode.accounts.service import Actor, record_audit
 from placecode.analytics.models import Alert, AreaHourlyCount, RolledUpDay, VenueDailyCount
-from placecode.analytics.surges import AlertKind, Thresholds, assess, baseline_days
+from placecode.analytics.surges import MIN_HISTORY, AlertKind, Thresholds, assess, baseline_days
 from placecode.checkins.models import VenueHourlyCount
 from placecode.clock import clock
 from placecode.config import Settings
@@ -79,6 +79,23 @@ def counts_between(session: Session, start: int, end: int) -> dict[str, int]:
     return {venue: int(total) for venue, total in rows}
 
 
+def _scans_by(
+    session: Session, settings: Settings, day: date, hour: int, rolled_through: int
+) -> dict[str, int]:
+    """Scans per venue on `day` up to `hour`: from the venue-days when the whole day is asked
+    for and rolled up (a tenth of the rows), else from the venue-hours."""
+    start = midnight(day, settings)
+    end = midnight(day + timedelta(days=1), settings)
+    if hour >= 24 and rolled_through >= end:
+        sql = DriverSql(session)
+        rows = sql.tuples(
+            f"SELECT venue_id, scans FROM venue_daily_counts WHERE day = {sql.mark}",  # noqa: S608
+            (day.isoformat() if sql.sqlite else day,),
+        )
+        return {venue: int(total) for venue, total in rows}
+    return counts_between(session, start, min(end, start + hour * HOUR))
+
+
 def first_day(session: Session, settings: Settings) -> date | None:
     """The first day with any counts (history starts there)."""
     first = session.scalar(select(func.min(VenueHourlyCount.hour)))
@@ -109,25 +126,22 @@ def detect(*, session: Session, settings: Settings, day: date, hour: int = 24) -
     if first is None:
         return Detection(day, hour, "none", 0, [])
     days, basis = baseline_days(day, first)
-    venues = session.execute(
-        select(Venue.id, Venue.street_code, Category.department_code)
-        .join(Category, Category.code == Venue.category_code)
-        .where(Venue.status == VenueStatus.active.value)
-        .order_by(Venue.id)
-    ).all()
-    position = {venue: n for n, (venue, _street, _department) in enumerate(venues)}
-    counts = np.zeros(len(venues))
-    for venue, total in counts_between(
-        session, midnight(day, settings), midnight(day, settings) + hour * HOUR
-    ).items():
-        if venue in position:
-            counts[position[venue]] = total
-    history = np.zeros((len(venues), len(days)))
-    for column, past in enumerate(days):
-        start = midnight(past, settings)
-        for venue, total in counts_between(session, start, start + hour * HOUR).items():
-            if venue in position:
-                history[position[venue], column] = total
+    sql = DriverSql(session)  # twenty thousand venues, several times an hour
+    venues = sql.tuples(
+        "SELECT v.id, v.street_code, c.department_code FROM venues v "  # noqa: S608
+        f"JOIN venue_categories c ON c.code = v.category_code WHERE v.status = {sql.mark}",
+        (VenueStatus.active.value,),
+    )
+    table = np.zeros((len(venues), 1 + len(days)))
+    if len(days) >= MIN_HISTORY:  # else nothing can be judged: no need to count
+        position = {venue: n for n, (venue, _street, _department) in enumerate(venues)}
+        rolled = _rolled_through(session, settings, [day, *days])
+        for column, judged in enumerate([day, *days]):
+            scans = _scans_by(session, settings, judged, hour, rolled[judged])
+            for venue, total in scans.items():
+                if venue in position:
+                    table[position[venue], column] = total
+    counts, history = table[:, 0], table[:, 1:]
     verdict = assess(counts, history, thresholds(settings), drops=hour >= 24)
     flagged = np.flatnonzero(verdict.kind)
     known = {
@@ -290,32 +304,43 @@ def roll_up(*, session: Session, settings: Settings, day: date) -> int:
     through = max(start, min(end, _hour_start(clock.now(), settings)))
     raw = VenueHourlyCount
     in_day = (raw.hour >= start, raw.hour < through)
+    # Each venue's street and category, looked up once per venue-hour from a table made
+    # for the query (twice as fast on SQLite as the venues table's own id index).
+    places = (
+        select(Venue.id, Venue.street_code, Venue.category_code)
+        .cte("places")
+        .prefix_with("MATERIALIZED")
+    )
     session.execute(
         delete(AreaHourlyCount).where(AreaHourlyCount.hour >= start, AreaHourlyCount.hour < end)
     )
     session.execute(
         insert(AreaHourlyCount).from_select(
             ["hour", "street_code", "category_code", "scans"],
-            select(raw.hour, Venue.street_code, Venue.category_code, func.sum(raw.count))
-            .join(Venue, Venue.id == raw.venue_id)
+            select(raw.hour, places.c.street_code, places.c.category_code, func.sum(raw.count))
+            .join(places, places.c.id == raw.venue_id)
             .where(*in_day)
-            .group_by(raw.hour, Venue.street_code, Venue.category_code),
+            .group_by(raw.hour, places.c.street_code, places.c.category_code),
         )
     )
     session.execute(delete(VenueDailyCount).where(VenueDailyCount.day == day))
+    # Summed per venue first, then a venue's street and category looked up once.
+    totals = (
+        select(raw.venue_id, func.sum(raw.count).label("scans"))
+        .where(*in_day)
+        .group_by(raw.venue_id)
+        .subquery("totals")
+    )
     written = session.execute(
         insert(VenueDailyCount).from_select(
             ["day", "venue_id", "street_code", "category_code", "scans"],
             select(
                 literal(day, Date),
-                raw.venue_id,
+                totals.c.venue_id,
                 Venue.street_code,
                 Venue.category_code,
-                func.sum(raw.count),
-            )
-            .join(Venue, Venue.id == raw.venue_id)
-            .where(*in_day)
-            .group_by(raw.venue_id, Venue.street_code, Venue.category_code),
+                totals.c.scans,
+            ).join(Venue, Venue.id == totals.c.venue_id),
         )
     ).rowcount  # type: ignore[attr-defined]
     session.merge(RolledUpDay(day=day, through=through, rolled_at=clock.now()))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from placecode.accounts.models import AuditEntry, Role
 from placecode.accounts.principal import Principal
 from placecode.analytics import service as analytics
-from placecode.analytics.models import Alert
+from placecode.analytics.models import Alert, RolledUpDay
 from placecode.config import Settings
 from placecode.demo import activity, service
 from placecode.demo.district import DistrictPlan
@@ -136,3 +136,24 @@ def test_each_inbox_shows_its_own_and_answers_are_audited(
         session.scalars(select(AuditEntry.action).where(AuditEntry.target == str(alert.id)))
     )
     assert actions == {"analytics.acknowledge", "analytics.resolve"}
+
+
+def test_a_whole_day_is_judged_alike_from_the_hours_and_from_the_rolled_up_days(
+    session: Session, rules: Settings, district: DistrictPlan
+) -> None:
+    day = date(2022, 3, 18)
+
+    def judged() -> list[tuple[str, str, int, float]]:
+        found = analytics.detect(session=session, settings=rules, day=day)
+        return sorted((a.venue_id, a.kind, a.count, a.baseline) for a in found.raised)
+
+    with session.begin_nested() as raw:
+        from_hours = judged()
+        raw.rollback()
+    for past in DAYS:
+        analytics.roll_up(session=session, settings=rules, day=past)
+    # Every day of the comparison is rolled up whole, so its venue-days are what is read.
+    through = session.execute(select(RolledUpDay.day, RolledUpDay.through)).all()
+    assert len(through) == len(DAYS)
+    assert all(mark >= analytics.midnight(d + timedelta(days=1), rules) for d, mark in through)
+    assert from_hours and judged() == from_hours
