@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import sqlite3
 import time
-from datetime import date, datetime, timedelta
+from contextlib import closing
+from datetime import date, datetime
 from pathlib import Path
 
 import typer
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
 from placecode import db as database_module
 from placecode import signing
-from placecode.analytics import service as analytics
 from placecode.cli import serve as serve_command
 from placecode.cli.common import console, database, settings
 from placecode.cli.identity import make_demo_issuers
 from placecode.config import get_settings
-from placecode.demo import activity, outbreak, service
-from placecode.demo.district import VENUES, plan_district
-from placecode.demo.population import RESIDENTS, plan_population
+from placecode.demo import service
+from placecode.demo.district import VENUES
+from placecode.demo.population import RESIDENTS
 from placecode.demo.scans import SCANS_PER_DAY
 from placecode.people import sealing
 from placecode.region import service as region
 from placecode.venues import certificates
 
-# A tenth of Putuo's residents and scans by default: the full district (--people 1240000
-# --scans 400000) takes several minutes to build on a 2-core machine (docs/benchmarks.md).
-DEFAULT_PEOPLE = RESIDENTS // 10
-DEFAULT_SCANS = SCANS_PER_DAY // 10
+# The whole of Putuo by default (about 50 s to build on a 2-core machine, see
+# docs/benchmarks.md); --people and --scans make a smaller district.
+DEFAULT_PEOPLE = RESIDENTS
+DEFAULT_SCANS = SCANS_PER_DAY
+PAGE_SIZE = 16_384  # bytes, for the demo's fresh SQLite file
 
 
 def demo(
@@ -82,11 +85,19 @@ def build(
     if url is None:
         for suffix in ("", "-wal", "-shm"):  # a fresh district every time
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(path)) as fresh:
+            # Larger pages than SQLite's 4 KiB: a fifth less time to load the district.
+            fresh.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            fresh.execute("PRAGMA journal_mode = WAL")
     os.environ["PLACECODE_DATABASE_URL"] = url or f"sqlite:///{path.resolve()}"
     os.environ["PLACECODE_CLOCK_TODAY"] = today.isoformat()
     get_settings.cache_clear()
     loaded = settings()
     db = database(loaded)
+    # The build holds millions of live objects (its plans and rows), which the cyclic
+    # collector would rescan again and again for nothing: about a fifth of the build.
+    gc.disable()
     try:
         database_module.upgrade(db.engine)
         if loaded.trust_store is None:
@@ -99,64 +110,37 @@ def build(
             region.load_region(
                 session=session, data=region.read_region_file(region.packaged_region_path())
             )
-        with db.bulk_session() as session, Progress(console=console, transient=True) as progress:
-            streets, categories = service.reference_data(session)
-            plan = plan_district(streets=streets, categories=categories, total=venues, seed=seed)
-            task = progress.add_task("organisations", total=len(plan.organisations))
-            service.write_organisations(session=session, settings=loaded, plan=plan)
-            progress.update(task, completed=len(plan.organisations))
-            task = progress.add_task("venues", total=len(plan.venues))
-            service.write_venues(
-                session=session, plan=plan, progress=lambda n: progress.advance(task, n)
-            )
-            accounts = service.create_accounts(session=session, settings=loaded, plan=plan)
-            codes = [s["code"] for s in streets]
-            population = plan_population(
-                venues=plan.venues,
-                street_codes=codes,
-                street_shares=[float(s["pop_share"]) for s in streets],
-                zhennan_index=plan.venues.index(plan.zhennan),
-                size=people,
-                seed=seed,
-            )
-            history = [today - timedelta(days=n) for n in range(days, 0, -1)]
-            task = progress.add_task("days of scans", total=len(history))
-            written = activity.write_days(
-                session=session,
+        with Progress(console=console, transient=True) as progress:
+            stages: dict[str, TaskID] = {}
+
+            def advance(stage: str, done: int, total: int) -> None:
+                if stage not in stages:
+                    stages[stage] = progress.add_task(stage, total=total)
+                progress.update(stages[stage], completed=done)
+
+            built = service.build_district(
                 settings=loaded,
-                sealer=sealing.load_sealer(loaded),
-                plan=plan,
-                population=population,
-                days=history,
-                per_day=scans,
+                database=db,
                 seed=seed,
-                progress=lambda _stage, done, _total: progress.update(task, completed=done),
+                venues=venues,
+                today=today,
+                days=days,
+                people=people,
+                scans=scans,
+                progress=advance,
             )
-            found = outbreak.write_outbreak(
-                session=session,
-                days=history,
-                zone=loaded.zone,
-                zhennan_id=plan.zhennan.id,
-                seed=seed,
-            )
-            task = progress.add_task("daily roll-up", total=len(history))
-            for day in history:
-                analytics.roll_up(session=session, settings=loaded, day=day)
-                progress.advance(task)
-            # Foot-traffic alerts as the server's hourly job would have raised them: each
-            # day by noon, then the whole day.
-            task = progress.add_task("traffic alerts", total=len(history))
-            alerts = []
-            for day in history:
-                for hour in (12, 24):
-                    alerts += analytics.detect(
-                        session=session, settings=loaded, day=day, hour=hour
-                    ).raised
-                progress.advance(task)
     finally:
+        gc.enable()
         db.dispose()
+    report(built, today=today, seed=seed, days=days)
+
+
+def report(built: service.Built, *, today: date, seed: int, days: int) -> None:
+    """What the tester needs first: the accounts, the district's size, its alerts and the
+    outbreak."""
+    plan, written, found, alerts = built.plan, built.written, built.outbreak, built.alerts
     console.print(f"Demo accounts (the district's today: {today.isoformat()}, seed {seed}):")
-    for account in accounts:
+    for account in built.accounts:
         console.print(
             f"  {account.role:15} {account.username:16} {account.secret}  ({account.note})",
             highlight=False,

@@ -1,7 +1,7 @@
 """Write the demo district's days: residents registered (sealed) as they first scan, their
 check-ins with the hourly counts the writer keeps, and the NAT results behind each entry
-decision. Bulk writes (COPY on PostgreSQL, executemany on SQLite), the check-in indexes
-rebuilt once at the end.
+decision. Bulk writes column by column (COPY on PostgreSQL; on SQLite the columns are
+unpacked by SQLite itself), the check-in indexes rebuilt once at the end.
 
 NAT testing in March 2022: each resident is sampled every two or three days, in the
 morning, always negative in this district's history (the outbreak comes on top of it).
@@ -10,9 +10,9 @@ morning, always negative in this district's history (the outbreak comes on top o
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from itertools import repeat
+from datetime import date, datetime, time
 from typing import Any
 
 import numpy as np
@@ -20,10 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from placecode import changes
-from placecode.checkins.store import COLUMNS, DAY, HOUR, ensure_partitions
+from placecode.checkins.store import DAY, HOUR, ensure_partitions
 from placecode.clock import clock
 from placecode.config import Settings
-from placecode.db import DriverSql
+from placecode.db import Coded, Days, DriverSql, Instants
 from placecode.demo.district import DistrictPlan
 from placecode.demo.population import Population, documents_of, name_of, phone_of
 from placecode.demo.scans import CHANNELS, DayOfScans, plan_day, popularity
@@ -34,9 +34,11 @@ from placecode.people.sealing import Identity, Sealer
 from placecode.people.service import PersonKeys
 
 NAT_HOURS = {"green_nat48": 48, "green_nat72": 72, "green_nat72_or_sampled24": 72}
-CHECKIN_INDEXES = {
-    "ix_checkins_venue_id_scanned_at": "venue_id, scanned_at",
-    "ix_checkins_person_id_scanned_at": "person_id, scanned_at",
+# Built once after the load rather than row by row during it (as the migrations make them);
+# the check-ins' (venue, time) index is kept, since they are written in its order.
+LOAD_INDEXES = {
+    "ix_checkins_person_id_scanned_at": ("checkins", "person_id, scanned_at"),
+    "ix_venue_hourly_counts_hour_venue_id_count": ("venue_hourly_counts", "hour, venue_id, count"),
 }
 
 
@@ -72,6 +74,20 @@ class NatSchedule:
         return [day for day in range(first, last + 1) if (day + phase) % interval == 0]
 
 
+Progress = Callable[[str, int, int], None]  # stage, done, total
+
+
+@dataclass(frozen=True)
+class History:
+    """The district's days, planned: who scanned where and when, and who they are."""
+
+    days: list[date]
+    midnights: list[int]  # epoch seconds of each day's local midnight
+    scans: list[DayOfScans]
+    residents: Residents
+    schedule: NatSchedule
+
+
 def write_days(
     *,
     session: Session,
@@ -82,29 +98,54 @@ def write_days(
     days: list[date],
     per_day: int,
     seed: int,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Written:
-    """The district's history over `days`, oldest first."""
-    zone = settings.zone
-    venues = plan.venues
-    venue_ids = np.array([v.id for v in venues], dtype=object)
-    zhennan = venues.index(plan.zhennan)
-    policies = _venue_policies(session, venues)
-    outing = popularity(venues)
-    schedule = NatSchedule(len(population), seed)
-    person_id = np.zeros(len(population), dtype=np.int64)
-    person_keys = np.empty(len(population), dtype=object)
-    first_seen = np.zeros(len(population), dtype=np.int64)
-    next_person = (
-        session.execute(text("SELECT COALESCE(MAX(id), 0) FROM persons")).scalar() or 0
-    ) + 1
-    next_checkin = 1
-    per_day_counts: dict[date, int] = {}
-    _drop_checkin_indexes(session)
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("PRAGMA cache_size = -262144"))  # 256 MiB while loading
-    for number, day in enumerate(days):
-        scans = plan_day(
+    """The district's history over `days`, oldest first, in one session."""
+    history = plan_history(
+        session=session,
+        settings=settings,
+        plan=plan,
+        population=population,
+        days=days,
+        per_day=per_day,
+        seed=seed,
+        progress=progress,
+    )
+    nat_results = write_residents(
+        session=session,
+        settings=settings,
+        sealer=sealer,
+        population=population,
+        history=history,
+        seed=seed,
+        progress=progress,
+    )
+    per_day_counts = write_scans(session=session, plan=plan, history=history, progress=progress)
+    return Written(
+        people=int((history.residents.person_id > 0).sum()),
+        check_ins=sum(per_day_counts.values()),
+        nat_results=nat_results,
+        per_day=per_day_counts,
+    )
+
+
+def plan_history(
+    *,
+    session: Session,
+    settings: Settings,
+    plan: DistrictPlan,
+    population: Population,
+    days: list[date],
+    per_day: int,
+    seed: int,
+    progress: Progress | None = None,
+) -> History:
+    """Every day's scans, and the residents in the order they first scan."""
+    outing = popularity(plan.venues)
+    zhennan = plan.venues.index(plan.zhennan)
+
+    def plan_one(day: date) -> DayOfScans:
+        return plan_day(
             day=day,
             population=population,
             outing=outing,
@@ -112,63 +153,163 @@ def write_days(
             per_day=per_day,
             seed=seed,
         )
-        midnight = int(datetime.combine(day, time.min, tzinfo=zone).timestamp())
-        at = midnight + scans.second
-        new, first_scan = np.unique(scans.person, return_index=True)  # scans run in time order
-        unseen = person_id[new] == 0
-        new, first_scan = new[unseen], first_scan[unseen]
-        if len(new):
-            first_at = np.full(len(population), np.iinfo(np.int64).max)
-            np.minimum.at(first_at, scans.person, at)
-            person_id[new] = np.arange(next_person, next_person + len(new))
-            first_seen[new] = first_at[new]
-            next_person += len(new)
-            source = np.array(CHANNELS, dtype=object)[scans.channel[first_scan]]
-            source[scans.companion_of[first_scan] >= 0] = "companion"
-            person_keys[new] = _write_people(
-                session, settings, sealer, population, new, source, person_id, first_seen
-            )
-        ensure_partitions(session, [midnight - midnight % DAY, midnight - midnight % DAY + DAY])
-        allowed = _entry_allowed(scans, policies, schedule, day.toordinal())
-        ids = np.arange(next_checkin, next_checkin + len(scans))
-        next_checkin += len(scans)
-        DriverSql(session).insert_rows(
-            "checkins",
-            COLUMNS,
-            list(
-                zip(
-                    ids.tolist(),
-                    at.tolist(),
-                    venue_ids[scans.venue].tolist(),
-                    person_id[scans.person].tolist(),
-                    [CHANNELS[c] for c in scans.channel.tolist()],
-                    ["green"] * len(scans),
-                    allowed.tolist(),
-                    [None] * len(scans),
-                    _companion_ids(scans.companion_of, person_id),
-                    [
-                        "demo" if CHANNELS[c] in ("sentinel", "paper") else None
-                        for c in scans.channel.tolist()
-                    ],
-                    strict=True,
-                )
-            ),
-        )
-        _write_hourly_counts(session, venue_ids, scans.venue, at)
-        per_day_counts[day] = len(scans)
-        if progress is not None:
-            progress("scans", number + 1, len(days))
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SELECT setval('checkins_id_seq', {max(next_checkin - 1, 1)})"))
-    _create_checkin_indexes(session)
-    _write_companions(session, population, person_id, first_seen)
-    nat_count = _write_nat_results(session, person_id, person_keys, schedule, days, zone, seed)
-    return Written(
-        people=int((person_id > 0).sum()),
-        check_ins=next_checkin - 1,
-        nat_results=nat_count,
-        per_day=per_day_counts,
+
+    # Two days at a time: numpy draws and sorts without the interpreter lock.
+    scans_of: list[DayOfScans] = []
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="planning") as pool:
+        for scans in pool.map(plan_one, days):
+            scans_of.append(scans)
+            _report(progress, "planning", len(scans_of), len(days))
+    zone = settings.zone
+    midnights = [int(datetime.combine(day, time.min, tzinfo=zone).timestamp()) for day in days]
+    next_person = (
+        session.execute(text("SELECT COALESCE(MAX(id), 0) FROM persons")).scalar() or 0
+    ) + 1
+    return History(
+        days=days,
+        midnights=midnights,
+        scans=scans_of,
+        residents=_residents(scans_of, midnights, len(population), next_person),
+        schedule=NatSchedule(len(population), seed),
     )
+
+
+def write_residents(
+    *,
+    session: Session,
+    settings: Settings,
+    sealer: Sealer,
+    population: Population,
+    history: History,
+    seed: int,
+    progress: Progress | None = None,
+) -> int:
+    """The residents who scanned (sealed), their companions, NAT results, vaccinations and
+    health profiles; how many NAT results."""
+    person_keys = _write_people(
+        session,
+        settings,
+        sealer,
+        population,
+        history.residents,
+        progress=lambda done, total: _report(progress, "residents", done, total),
+    )
+    _write_companions(session, population, history.residents)
+    return _write_nat_results(
+        session,
+        history.residents.person_id,
+        person_keys,
+        history.schedule,
+        history.days,
+        settings.zone,
+        seed,
+        progress=lambda done, total: _report(progress, "NAT results", done, total),
+    )
+
+
+def write_scans(
+    *, session: Session, plan: DistrictPlan, history: History, progress: Progress | None = None
+) -> dict[date, int]:
+    """Every day's check-ins with their entry decisions, the hourly counts, the indexes;
+    the check-ins of each day.
+
+    The check-ins are written in the order of the (venue, time) index, which is kept while
+    they are written (it grows at its end) instead of being built afterwards; their ids
+    follow that order.
+    """
+    venue_ids = np.array([v.id.encode() for v in plan.venues])
+    rank = np.argsort(np.argsort(venue_ids, kind="stable"))  # each venue's place by id
+    policies = _venue_policies(session, plan.venues)
+    person_id = history.residents.person_id
+    per_day = {day: len(scans) for day, scans in zip(history.days, history.scans, strict=True)}
+    # A local day spans two UTC days, and PostgreSQL's partitions are UTC days.
+    ensure_partitions(session, [m - m % DAY + k * DAY for m in history.midnights for k in (0, 1)])
+    scans = history.scans
+    venue = np.concatenate([day.venue for day in scans])
+    at = np.concatenate([m + day.second for m, day in zip(history.midnights, scans, strict=True)])
+    order = np.lexsort((at, rank[venue]))
+    person = np.concatenate([day.person for day in scans])[order]
+    channel = np.concatenate([day.channel for day in scans])[order]
+    companion_of = np.concatenate([day.companion_of for day in scans])[order]
+    allowed = np.concatenate(
+        [
+            _entry_allowed(day, policies, history.schedule, date_.toordinal())
+            for day, date_ in zip(scans, history.days, strict=True)
+        ]
+    )[order]
+    venue, at = venue[order], at[order]
+    _drop_load_indexes(session)
+    total = len(order)
+    for start in range(0, total, CHECKINS_BATCH):
+        part = slice(start, min(total, start + CHECKINS_BATCH))
+        DriverSql(session).insert_columns(
+            "checkins",
+            {
+                "id": np.arange(part.start + 1, part.stop + 1),
+                "scanned_at": at[part],
+                "venue_id": venue_ids[venue[part]],
+                "person_id": person_id[person[part]],
+                "channel": Coded(channel[part], CHANNELS),
+                "colour": "green",
+                "entry_allowed": allowed[part],
+                "checkout_at": None,
+                "companion_of": np.ma.MaskedArray(
+                    person_id[companion_of[part]], mask=companion_of[part] < 0
+                ),
+                "recorded_by": Coded(np.isin(channel[part], BY_HAND).astype(np.int8), (None, DEMO)),
+            },
+            part.stop - part.start,
+        )
+        _report(progress, "check-ins", part.stop, total)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SELECT setval('checkins_id_seq', {max(total, 1)})"))
+    _write_hourly_counts(session, venue_ids, history.scans, history.midnights)
+    _create_load_indexes(session)
+    return per_day
+
+
+CHECKINS_BATCH = 500_000  # rows per statement (and per step of the progress bar)
+
+
+def _report(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, done, total)
+
+
+BY_HAND = [CHANNELS.index("sentinel"), CHANNELS.index("paper")]  # recorded by the demo
+DEMO = "demo"
+
+
+@dataclass(frozen=True)
+class Residents:
+    """Who scanned, registered in the order of their first scan."""
+
+    new: np.ndarray  # resident indexes, in that order
+    person_id: np.ndarray  # by resident index (0: never scanned)
+    first_seen: np.ndarray  # epoch seconds, by resident index
+    source: np.ndarray  # the channel of each new resident's first scan ("companion" too)
+
+
+def _residents(
+    scans_of: list[DayOfScans], midnights: list[int], size: int, next_person: int
+) -> Residents:
+    """Everyone who scans is registered as they first scan (the days in time order)."""
+    person = np.concatenate([scans.person for scans in scans_of])
+    at = np.concatenate(
+        [midnight + scans.second for scans, midnight in zip(scans_of, midnights, strict=True)]
+    )
+    channel = np.concatenate([scans.channel for scans in scans_of])
+    companion_of = np.concatenate([scans.companion_of for scans in scans_of])
+    new, first = np.unique(person, return_index=True)
+    order = np.argsort(first, kind="stable")
+    new, first = new[order], first[order]
+    person_id = np.zeros(size, dtype=np.int64)
+    person_id[new] = np.arange(next_person, next_person + len(new))
+    first_seen = np.zeros(size, dtype=np.int64)
+    first_seen[new] = at[first]
+    source = np.array(CHANNELS, dtype=object)[channel[first]]
+    source[companion_of[first] >= 0] = "companion"
+    return Residents(new=new, person_id=person_id, first_seen=first_seen, source=source)
 
 
 def _venue_policies(session: Session, venues: list[Any]) -> np.ndarray:
@@ -194,129 +335,110 @@ def _entry_allowed(
     return allowed
 
 
+PEOPLE_BATCH = 100_000  # residents sealed with one key agreement
+
+
 def _write_people(
     session: Session,
     settings: Settings,
     sealer: Sealer,
     population: Population,
-    new: np.ndarray,
-    source: np.ndarray,
-    person_id: np.ndarray,
-    first_seen: np.ndarray,
-) -> list[str]:
-    """Register these residents (sealed in one batch); their person keys."""
+    residents: Residents,
+    progress: Callable[[int, int], None],
+) -> np.ndarray:
+    """Register the residents who scanned (sealed a batch at a time); their person keys, by
+    resident index."""
     keyer = PersonKeys(settings)
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    keys: list[str] = []
-    identities = []
-    names, documents, phones = [], [], []
-    foreign = population.foreign[new]
-    for index, alien, (doc_type, number) in zip(
-        new.tolist(), foreign.tolist(), documents_of(new, foreign), strict=True
-    ):
-        key = keyer.of(doc_type, number)
-        name = name_of(index, alien)
-        phone = "+86" + phone_of(index)
-        keys.append(key)
-        identities.append((Identity(name=name, doc_number=number, phone=phone), key.encode()))
-        names.append(mask_name(name))
-        documents.append(mask_document(number))
-        phones.append(mask_phone(phone))
-    DriverSql(session).insert_rows(
-        "persons",
-        PERSON_COLUMNS,
-        list(
-            zip(
-                person_id[new].tolist(),
-                keys,
-                np.where(foreign, "passport", "id_card").tolist(),
-                sealer.seal_batch(identities),
-                names,
-                documents,
-                phones,
-                source.tolist(),
-                _timestamps(first_seen[new], sqlite),
-                strict=True,
-            )
-        ),
-    )
+    keys = np.empty(len(population), dtype=object)
+    new = residents.new
+    for start in range(0, len(new), PEOPLE_BATCH):
+        batch = new[start : start + PEOPLE_BATCH]
+        foreign = population.foreign[batch]
+        batch_keys, identities, names, documents, phones = [], [], [], [], []
+        for index, alien, (doc_type, number) in zip(
+            batch.tolist(), foreign.tolist(), documents_of(batch, foreign), strict=True
+        ):
+            key = keyer.of(doc_type, number)
+            name = name_of(index, alien)
+            phone = "+86" + phone_of(index)
+            batch_keys.append(key)
+            identities.append((Identity(name=name, doc_number=number, phone=phone), key.encode()))
+            names.append(mask_name(name))
+            documents.append(mask_document(number))
+            phones.append(mask_phone(phone))
+        keys[batch] = batch_keys
+        DriverSql(session).insert_columns(
+            "persons",
+            {
+                "id": residents.person_id[batch],
+                "person_key": batch_keys,
+                "doc_type": Coded(foreign.astype(np.int8), ("id_card", "passport")),
+                "sealed": sealer.seal_batch(identities),
+                "name_masked": names,
+                "doc_masked": documents,
+                "phone_masked": phones,
+                "source": residents.source[start : start + PEOPLE_BATCH].tolist(),
+                "created_at": Instants(residents.first_seen[batch]),
+            },
+            len(batch),
+        )
+        progress(min(start + PEOPLE_BATCH, len(new)), len(new))
     return keys
 
 
-PERSON_COLUMNS = (
-    "id",
-    "person_key",
-    "doc_type",
-    "sealed",
-    "name_masked",
-    "doc_masked",
-    "phone_masked",
-    "source",
-    "created_at",
-)
-
-
-def _companion_ids(companion_of: np.ndarray, person_id: np.ndarray) -> list[int | None]:
-    """The relative's person id for each companion scan, None for the others."""
-    ids = person_id[companion_of].astype(object)
-    ids[companion_of < 0] = None
-    return list(ids.tolist())
-
-
-def _write_companions(
-    session: Session, population: Population, person_id: np.ndarray, first_seen: np.ndarray
-) -> None:
+def _write_companions(session: Session, population: Population, residents: Residents) -> None:
     """Each accompanied elder on their relative's list, once both are registered."""
+    person_id, first_seen = residents.person_id, residents.first_seen
     elders = np.flatnonzero((population.guardian >= 0) & (person_id > 0))
     elders = elders[person_id[population.guardian[elders]] > 0]
     relatives = population.guardian[elders]
-    since = np.maximum(first_seen[elders], first_seen[relatives])
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    DriverSql(session).insert_rows(
+    DriverSql(session).insert_columns(
         "companions",
-        ("guardian_id", "dependent_id", "relationship", "with_me", "created_at"),
-        list(
-            zip(
-                person_id[relatives].tolist(),
-                person_id[elders].tolist(),
-                repeat("parent"),
-                repeat(True),
-                _timestamps(since, sqlite),
-            )
-        ),
+        {
+            "guardian_id": person_id[relatives],
+            "dependent_id": person_id[elders],
+            "relationship": "parent",
+            "with_me": True,
+            "created_at": Instants(np.maximum(first_seen[elders], first_seen[relatives])),
+        },
+        len(elders),
     )
 
 
 def _write_hourly_counts(
-    session: Session, venue_ids: np.ndarray, venue: np.ndarray, at: np.ndarray
+    session: Session, venue_ids: np.ndarray, scans_of: list[DayOfScans], midnights: list[int]
 ) -> None:
-    hour = at - at % HOUR
+    """The scans of every venue-hour, written once in the table's key order (venue, hour)."""
+    venue = np.concatenate([scans.venue for scans in scans_of])
+    hour = np.concatenate([m + scans.second for scans, m in zip(scans_of, midnights, strict=True)])
+    hour -= hour % HOUR
     first = int(hour.min())
-    slots = (hour - first) // HOUR + 1
-    keys, counts = np.unique(venue * int(slots.max() + 1) + slots, return_counts=True)
-    venues, hours = np.divmod(keys, int(slots.max() + 1))
-    DriverSql(session).insert_rows(
+    slots = int(hour.max() - first) // HOUR + 1
+    rank = np.argsort(np.argsort(venue_ids, kind="stable"))  # each venue's place by id
+    keys, counts = np.unique(rank[venue] * slots + (hour - first) // HOUR, return_counts=True)
+    ranked, slot = np.divmod(keys, slots)
+    DriverSql(session).insert_columns(
         "venue_hourly_counts",
-        ("venue_id", "hour", "count"),
-        list(
-            zip(
-                venue_ids[venues].tolist(),
-                (first + (hours - 1) * HOUR).tolist(),
-                counts.tolist(),
-                strict=True,
-            )
-        ),
+        {
+            "venue_id": np.sort(venue_ids)[ranked],
+            "hour": first + slot * HOUR,
+            "count": counts,
+        },
+        len(keys),
     )
 
 
-def _drop_checkin_indexes(session: Session) -> None:
-    for name in CHECKIN_INDEXES:
+def _drop_load_indexes(session: Session) -> None:
+    for name in LOAD_INDEXES:
         session.execute(text(f"DROP INDEX IF EXISTS {name}"))
 
 
-def _create_checkin_indexes(session: Session) -> None:
-    for name, columns in CHECKIN_INDEXES.items():
-        session.execute(text(f"CREATE INDEX {name} ON checkins ({columns})"))
+def _create_load_indexes(session: Session) -> None:
+    for name, (table, columns) in LOAD_INDEXES.items():
+        session.execute(text(f"CREATE INDEX {name} ON {table} ({columns})"))
+
+
+NAT_BATCH = 100_000  # residents whose samples are written in one go
 
 
 def _write_nat_results(
@@ -327,6 +449,7 @@ def _write_nat_results(
     days: list[date],
     zone: Any,
     seed: int,
+    progress: Callable[[int, int], None],
 ) -> int:
     """Every sample of every registered resident over the days (and the three before), and
     each one's health profile (latest NAT, vaccination state) for the status book.
@@ -340,7 +463,6 @@ def _write_nat_results(
     registered = registered[np.argsort(person_id[registered])]
     changes.bump(session=session, name=HEALTH_COUNTER)
     revision = changes.version(session=session, name=HEALTH_COUNTER)
-    sqlite = session.get_bind().dialect.name == "sqlite"
     midnights = np.array(
         [
             int(datetime.combine(date.fromordinal(day), time.min, tzinfo=zone).timestamp())
@@ -348,65 +470,45 @@ def _write_nat_results(
         ]
     )
     ordinals = np.arange(first, last + 1)
-    created = _timestamps(np.array([int(now.timestamp())]), sqlite)[0]
     vaccination_plan = VaccinationPlan(len(person_id), seed)
+    sql = DriverSql(session)
     written = 0
-    for start in range(0, len(registered), 100_000):
-        chunk = registered[start : start + 100_000]
+    for start in range(0, len(registered), NAT_BATCH):
+        chunk = registered[start : start + NAT_BATCH]
         sampled_on = (ordinals[None, :] + schedule.phase[chunk, None]) % schedule.interval[
             chunk, None
         ] == 0
         sampled_at = midnights[None, :] + schedule.minute[chunk, None] * 60
         sampled_on &= sampled_at <= now.timestamp()
         rows, columns = np.nonzero(sampled_on)  # row-major: person order, then time
-        at = sampled_at[rows, columns]
-        ids = person_id[chunk][rows]
-        DriverSql(session).insert_rows(
+        sql.insert_columns(
             "nat_results",
-            ("person_id", "sampled_at", "result", "institution", "created_at"),
-            list(
-                zip(
-                    ids.tolist(),
-                    _timestamps(at, sqlite),
-                    repeat("negative"),
-                    repeat("社区核酸采样点"),
-                    repeat(created),
-                )
-            ),
+            {
+                "person_id": person_id[chunk][rows],
+                "sampled_at": Instants(sampled_at[rows, columns]),
+                "result": "negative",
+                "institution": "社区核酸采样点",
+                "created_at": now,
+            },
+            len(rows),
         )
         latest = np.where(sampled_on, sampled_at, -1).max(axis=1)
-        states = _write_vaccinations(session, chunk, person_id, vaccination_plan, sqlite)
-        DriverSql(session).insert_rows(
+        states = _write_vaccinations(sql, chunk, person_id, vaccination_plan, now)
+        sql.insert_columns(
             "health_profiles",
-            (
-                "person_id",
-                "person_key",
-                "nat_sampled_at",
-                "nat_result",
-                "vaccination",
-                "watched",
-                "revision",
-            ),
-            [
-                (
-                    pid,
-                    key,
-                    nat if nat >= 0 else None,
-                    "negative" if nat >= 0 else None,
-                    state,
-                    False,
-                    revision,
-                )
-                for pid, key, nat, state in zip(
-                    person_id[chunk].tolist(),
-                    person_keys[chunk].tolist(),
-                    latest.tolist(),
-                    states,
-                    strict=True,
-                )
-            ],
+            {
+                "person_id": person_id[chunk],
+                "person_key": person_keys[chunk].tolist(),
+                "nat_sampled_at": np.ma.MaskedArray(latest, mask=latest < 0),
+                "nat_result": Coded((latest >= 0).astype(np.int8), (None, "negative")),
+                "vaccination": Coded(states, [state.value for state in vaccination_plan.states]),
+                "watched": False,
+                "revision": revision,
+            },
+            len(chunk),
         )
-        written += len(at)
+        written += len(rows)
+        progress(min(start + NAT_BATCH, len(registered)), len(registered))
     return written
 
 
@@ -439,13 +541,14 @@ class VaccinationPlan:
 
 
 def _write_vaccinations(
-    session: Session,
+    sql: DriverSql,
     chunk: np.ndarray,
     person_id: np.ndarray,
     plan: VaccinationPlan,
-    sqlite: bool,
-) -> list[str]:
-    """The doses behind each resident's state (dose 0: a medical exemption); the states."""
+    now: datetime,
+) -> np.ndarray:
+    """The doses behind each resident's state (dose 0: a medical exemption); the states, as
+    indexes into `plan.states`."""
     states = plan.state[chunk]
     product = plan.product[chunk]
     primary = np.array([primary_doses(name) for name, _share in PRODUCTS])[product]
@@ -468,28 +571,17 @@ def _write_vaccinations(
     number = np.arange(len(who)) - starts[who] + 1  # 1, 2, … within each person
     number[exempt[who]] = 0
     days = plan.first[chunk][who] + 30 * np.maximum(number - 1, 0) + 120 * (number > primary[who])
-    when = (np.datetime64("2021-03-01") + days).astype("datetime64[D]")
-    created = _timestamps(np.array([int(clock.now().timestamp())]), sqlite)[0]
-    names = np.array([name for name, _share in PRODUCTS] + [""], dtype=object)
-    DriverSql(session).insert_rows(
+    names = [name for name, _share in PRODUCTS] + [""]
+    sql.insert_columns(
         "vaccinations",
-        ("person_id", "dose", "vaccinated_at", "product", "created_at"),
-        list(
-            zip(
-                person_id[chunk][who].tolist(),
-                number.tolist(),
-                np.datetime_as_string(when).tolist() if sqlite else when.tolist(),
-                names[np.where(exempt[who], len(PRODUCTS), product[who])].tolist(),
-                repeat(created),
-            )
-        ),
+        {
+            "person_id": person_id[chunk][who],
+            "dose": number,
+            "vaccinated_at": Days(np.datetime64("2021-03-01") + days),
+            "product": Coded(np.where(exempt[who], len(PRODUCTS), product[who]), names),
+            "created_at": now,
+        },
+        len(who),
     )
-    return [plan.states[state].value for state in states.tolist()]
-
-
-def _timestamps(seconds: np.ndarray, sqlite: bool) -> list[Any]:
-    """Epoch seconds as the UTCDateTime columns store them (text on SQLite)."""
-    if sqlite:
-        text_form = np.datetime_as_string(seconds.astype("datetime64[s]").astype("datetime64[us]"))
-        return [value.replace("T", " ") for value in text_form.tolist()]
-    return [datetime.fromtimestamp(value, UTC) for value in seconds.tolist()]
+    states_out: np.ndarray = states
+    return states_out

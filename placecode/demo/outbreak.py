@@ -51,11 +51,29 @@ class Outbreak:
     withdrawn: int  # check-ins the cases had made after their confirmation, removed
 
 
+@dataclass(frozen=True)
+class Chain:
+    """The cases found in the scan log, before the CDC enters them."""
+
+    cases: list[tuple[int, datetime, int | None, str | None]]  # person, confirmed, by, where
+    withdrawn: int  # their check-ins after confirmation, removed
+
+
 def write_outbreak(
     *, session: Session, days: list[date], zone: Any, zhennan_id: str, seed: int
 ) -> Outbreak:
-    """Enter the outbreak's cases as the demo CDC analyst would (audited events), with their
-    positive NATs."""
+    """Find the outbreak's chain in the scan log, isolate its cases and enter them as the
+    demo CDC analyst would."""
+    chain = find_chain(session=session, days=days, zone=zone, zhennan_id=zhennan_id, seed=seed)
+    return enter_cases(session=session, chain=chain)
+
+
+def find_chain(
+    *, session: Session, days: list[date], zone: Any, zhennan_id: str, seed: int
+) -> Chain:
+    """The cases, chained through close contacts that tracing finds in the check-ins; their
+    scans after confirmation withdrawn (they are in isolation). Needs only the scan log, so
+    it runs where the check-ins are written."""
     rng = np.random.default_rng(seed + 4)
 
     def evening(day: date) -> datetime:
@@ -65,7 +83,7 @@ def write_outbreak(
     last = evening(days[-1])
     index = _index_case(session, zhennan_id, first)
     if index is None:
-        return Outbreak([], 0)
+        return Chain([], 0)
     cases: list[tuple[int, datetime, int | None, str | None]] = [(index, first, None, None)]
     taken = {index}
     # Two of the index case's co-visitors, then one co-visitor of each of those.
@@ -78,17 +96,27 @@ def write_outbreak(
             for person, venue in met:
                 cases.append((person, confirmed, source, venue))
                 taken.add(person)
+    withdrawn = sum(_withdraw_scans(session, case, confirmed) for case, confirmed, *_ in cases)
+    return Chain(cases, withdrawn)
+
+
+def enter_cases(*, session: Session, chain: Chain) -> Outbreak:
+    """Each case's positive NAT and confirmation (an audited event by the CDC analyst); no
+    community samples from then on."""
     actor = Operator(username="cdc", role=Role.cdc_analyst.value)
     keys: dict[int, str] = {
         pid: key
         for pid, key in session.execute(
-            select(Person.id, Person.person_key).where(Person.id.in_([c[0] for c in cases]))
+            select(Person.id, Person.person_key).where(Person.id.in_([c[0] for c in chain.cases]))
         )
     }
     written = []
-    withdrawn = 0
-    for case, confirmed, infector, met_at in cases:
-        withdrawn += _isolate(session, case, confirmed)
+    for case, confirmed, infector, met_at in chain.cases:
+        session.execute(
+            delete(NatTest).where(
+                NatTest.person_id == case, NatTest.sampled_at >= _midnight(confirmed)
+            )
+        )
         session.add(
             NatTest(
                 person_id=case,
@@ -120,7 +148,7 @@ def write_outbreak(
                 met_at=met_at,
             )
         )
-    return Outbreak(written, withdrawn)
+    return Outbreak(written, chain.withdrawn)
 
 
 def _index_case(session: Session, zhennan_id: str, confirmed: datetime) -> int | None:
@@ -187,9 +215,9 @@ def _co_visitors(
     return [close[i] for i in rng.permutation(len(close)).tolist()]
 
 
-def _isolate(session: Session, person: int, confirmed: datetime) -> int:
-    """From their confirmation a case is in isolation: no scans (the hourly counts follow)
-    and no community NAT samples. How many check-ins were withdrawn."""
+def _withdraw_scans(session: Session, person: int, confirmed: datetime) -> int:
+    """From their confirmation a case is in isolation: no scans (the hourly counts follow).
+    How many check-ins were withdrawn."""
     after = int(confirmed.timestamp())
     gone = session.execute(
         select(CheckIn.venue_id, CheckIn.scanned_at).where(
@@ -203,12 +231,6 @@ def _isolate(session: Session, person: int, confirmed: datetime) -> int:
         session.execute(
             delete(CheckIn).where(CheckIn.person_id == person, CheckIn.scanned_at >= after)
         )
-    session.execute(
-        delete(NatTest).where(
-            NatTest.person_id == person,
-            NatTest.sampled_at >= _midnight(confirmed),
-        )
-    )
     return len(gone)
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,16 @@ from placecode.accounts import service as accounts
 from placecode.accounts.models import Role
 from placecode.accounts.security import generate_password
 from placecode.accounts.service import Operator
+from placecode.analytics import service as analytics
+from placecode.analytics.models import Alert, AreaHourlyCount, RolledUpDay, VenueDailyCount
+from placecode.checkins.models import CheckIn, VenueHourlyCount
 from placecode.clock import clock
 from placecode.config import Settings
-from placecode.demo.district import DistrictPlan
+from placecode.db import Database, copy_database, copy_tables
+from placecode.demo import activity, outbreak
+from placecode.demo.district import DistrictPlan, plan_district
+from placecode.demo.population import plan_population
+from placecode.people import sealing
 from placecode.region.models import Category, Street
 from placecode.venues import certificates
 from placecode.venues.models import Organisation, Venue, VenueEvent, VenueStatus
@@ -211,3 +219,163 @@ def reference_data(session: Session) -> tuple[list[dict[str, Any]], list[str]]:
     ]
     categories = list(session.scalars(select(Category.code).order_by(Category.code)))
     return streets, categories
+
+
+# --- the whole district ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a build made, for the tester to look at first."""
+
+    plan: DistrictPlan
+    accounts: list[DemoAccount]
+    written: activity.Written
+    outbreak: outbreak.Outbreak
+    alerts: list[Alert]
+
+
+# Written beside the residents (on SQLite, into a file of their own: see build_district).
+SCAN_TABLES = tuple(
+    model.__tablename__
+    for model in (CheckIn, VenueHourlyCount, AreaHourlyCount, VenueDailyCount, RolledUpDay, Alert)
+)
+
+
+def build_district(
+    *,
+    settings: Settings,
+    database: Database,
+    seed: int,
+    venues: int,
+    today: date,
+    days: int,
+    people: int,
+    scans: int,
+    progress: activity.Progress,
+) -> Built:
+    """The demo district in a migrated, empty database: organisations, venues, accounts,
+    `days` of history before `today` (residents, scans, health records), the outbreak, the
+    roll-ups and the alerts the hourly job would have raised.
+
+    On a SQLite file the scan log is written by a second thread into a copy of the
+    database and moved in at the end, while this thread writes the residents: SQLite writes
+    one file at a time, but runs without Python's interpreter lock, so two files fill at
+    once on two cores (docs/benchmarks.md).
+    """
+    with database.bulk_session() as session:
+        streets, categories = reference_data(session)
+        plan = plan_district(streets=streets, categories=categories, total=venues, seed=seed)
+        write_organisations(session=session, settings=settings, plan=plan)
+        progress("organisations", len(plan.organisations), len(plan.organisations))
+        written_venues = [0]
+
+        def venues_written(count: int) -> None:
+            written_venues[0] += count
+            progress("venues", written_venues[0], len(plan.venues))
+
+        write_venues(session=session, plan=plan, progress=venues_written)
+        made = create_accounts(session=session, settings=settings, plan=plan)
+        population = plan_population(
+            venues=plan.venues,
+            street_codes=[str(s["code"]) for s in streets],
+            street_shares=[float(s["pop_share"]) for s in streets],
+            zhennan_index=plan.venues.index(plan.zhennan),
+            size=people,
+            seed=seed,
+        )
+        history = activity.plan_history(
+            session=session,
+            settings=settings,
+            plan=plan,
+            population=population,
+            days=[today - timedelta(days=n) for n in range(days, 0, -1)],
+            per_day=scans,
+            seed=seed,
+            progress=progress,
+        )
+    sealer = sealing.load_sealer(settings)
+    file = database.engine.url.database if database.engine.dialect.name == "sqlite" else None
+    if not file or file == ":memory:":
+        with database.bulk_session() as session:
+            nat_results = activity.write_residents(
+                session=session,
+                settings=settings,
+                sealer=sealer,
+                population=population,
+                history=history,
+                seed=seed,
+                progress=progress,
+            )
+            per_day, chain, alerts = _scan_side(session, settings, plan, history, seed, progress)
+            found = outbreak.enter_cases(session=session, chain=chain)
+    else:
+        scan_file = Path(f"{file}.scans")
+        scan_file.unlink(missing_ok=True)
+        copy_database(database, scan_file)
+        scan_database = Database.connect(settings, url=f"sqlite:///{scan_file}")
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scans") as pool:
+
+                def scan_side() -> tuple[dict[date, int], outbreak.Chain, list[Alert]]:
+                    with scan_database.bulk_session() as session:
+                        return _scan_side(session, settings, plan, history, seed, progress)
+
+                scanned = pool.submit(scan_side)
+                with database.bulk_session() as session:
+                    nat_results = activity.write_residents(
+                        session=session,
+                        settings=settings,
+                        sealer=sealer,
+                        population=population,
+                        history=history,
+                        seed=seed,
+                        progress=progress,
+                    )
+                per_day, chain, alerts = scanned.result()
+            with database.bulk_session() as session:
+                progress("merging the scan log", 0, 1)
+                copy_tables(session, scan_file, SCAN_TABLES)
+                found = outbreak.enter_cases(session=session, chain=chain)
+                progress("merging the scan log", 1, 1)
+        finally:
+            scan_database.dispose()
+            scan_file.unlink(missing_ok=True)
+    written = activity.Written(
+        people=int((history.residents.person_id > 0).sum()),
+        check_ins=sum(per_day.values()),
+        nat_results=nat_results,
+        per_day=per_day,
+    )
+    return Built(plan, made, written, found, alerts)
+
+
+def _scan_side(
+    session: Session,
+    settings: Settings,
+    plan: DistrictPlan,
+    history: activity.History,
+    seed: int,
+    progress: activity.Progress,
+) -> tuple[dict[date, int], outbreak.Chain, list[Alert]]:
+    """The check-ins, the outbreak's chain found in them (its later scans withdrawn), the
+    roll-ups, and the foot-traffic alerts as the server's hourly job would have raised
+    them: each day by noon, then the whole day."""
+    per_day = activity.write_scans(session=session, plan=plan, history=history, progress=progress)
+    chain = outbreak.find_chain(
+        session=session,
+        days=history.days,
+        zone=settings.zone,
+        zhennan_id=plan.zhennan.id,
+        seed=seed,
+    )
+    for number, day in enumerate(history.days):
+        analytics.roll_up(session=session, settings=settings, day=day)
+        progress("daily roll-up", number + 1, len(history.days))
+    alerts: list[Alert] = []
+    for number, day in enumerate(history.days):
+        for hour in (12, 24):
+            found = analytics.detect(session=session, settings=settings, day=day, hour=hour)
+            alerts += found.raised
+        progress("traffic alerts", number + 1, len(history.days))
+    return per_day, chain, alerts
