@@ -33,6 +33,8 @@ class ScheduledRun(Base):
 class Job:
     name: str
     every: timedelta
+    # A run that returns True has more to do: it is called again at once, in a transaction
+    # of its own, so that no one transaction holds the database for long.
     run: Callable[[Session, Settings], object]
 
 
@@ -60,9 +62,12 @@ def run_due(*, database: Database, settings: Settings, jobs: list[Job]) -> list[
         with database.session() as session:
             if not claim(session=session, job=job, now=clock.now()):
                 continue
-            job.run(session, settings)
-            done.append(job.name)
-            log.info("scheduled job done", extra={"job": job.name})
+            more = job.run(session, settings) is True
+        while more:
+            with database.session() as session:
+                more = job.run(session, settings) is True
+        done.append(job.name)
+        log.info("scheduled job done", extra={"job": job.name})
     return done
 
 

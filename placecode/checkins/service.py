@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import ClassVar
 
-from sqlalchemy import delete, exists, func, select, text
+from sqlalchemy import Delete, delete, exists, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from placecode.checkins.models import CheckIn, VenueHourlyCount
@@ -463,14 +463,22 @@ class Purged:
     check_ins: int
     people: int
     partitions: list[str]
+    more: bool = False  # old check-ins are left for the next call (its `limit` was reached)
 
 
-def purge(*, session: Session, settings: Settings, days: int | None = None) -> Purged:
+PURGE_BATCH = 20_000  # check-ins a scheduled purge deletes per transaction
+
+
+def purge(
+    *, session: Session, settings: Settings, days: int | None = None, limit: int | None = None
+) -> Purged:
     """Delete check-ins older than the retention window, then people with nothing left (no
     visits, companions or health records).
 
     On PostgreSQL whole day partitions are dropped; the partition of the boundary day is
-    trimmed row by row.
+    trimmed row by row. With a `limit`, at most that many check-ins go per call and people
+    are looked at only once none is left: a scheduled purge then holds the database (on
+    SQLite, its only writer) a moment at a time rather than for a whole day's deletions.
     """
     keep_days = days if days is not None else settings.retention_days
     cutoff = epoch(clock.now()) - keep_days * DAY
@@ -495,24 +503,38 @@ def purge(*, session: Session, settings: Settings, days: int | None = None) -> P
                     deleted += session.execute(count).scalar_one()
                     session.execute(text(f"DROP TABLE {name}"))
                     dropped.append(name)
-    old = session.execute(delete(CheckIn).where(CheckIn.scanned_at < cutoff))
-    deleted += old.rowcount  # type: ignore[attr-defined]
-    has_visits = exists().where(
-        (CheckIn.person_id == Person.id) | (CheckIn.companion_of == Person.id)
-    )
-    in_companions = exists().where(
-        (Companion.guardian_id == Person.id) | (Companion.dependent_id == Person.id)
-    )
-    orphans = delete(Person).where(
-        ~has_visits,
-        ~in_companions,
-        ~health.has_records(),
-        Person.created_at < moment(cutoff),
-    )
-    removed_people = session.execute(orphans).rowcount  # type: ignore[attr-defined]
+    old = CheckIn.scanned_at < cutoff
+    if limit is None:
+        deleted += session.execute(delete(CheckIn).where(old)).rowcount  # type: ignore[attr-defined]
+    else:
+        some = select(CheckIn.id, CheckIn.scanned_at).where(old).limit(limit)
+        found = session.execute(
+            delete(CheckIn).where(tuple_(CheckIn.id, CheckIn.scanned_at).in_(some))
+        ).rowcount  # type: ignore[attr-defined]
+        deleted += found
+        if found >= limit:
+            return Purged(moment(cutoff), deleted, 0, dropped, more=True)
+    removed_people = session.execute(_orphans(cutoff)).rowcount  # type: ignore[attr-defined]
     session.execute(delete(SignInCode).where(SignInCode.expires_at < clock.now()))
     return Purged(
         before=moment(cutoff), check_ins=deleted, people=removed_people, partitions=dropped
+    )
+
+
+def _orphans(cutoff: int) -> Delete:
+    """People registered before the cutoff with nothing left. Cheapest test first; own
+    visits through the (person, time) index; guardians of a companion's visit from one
+    pass over the check-ins (companion_of has no index), not one pass per person."""
+    guardians = select(CheckIn.companion_of).where(CheckIn.companion_of.is_not(None))
+    in_companions = exists().where(
+        (Companion.guardian_id == Person.id) | (Companion.dependent_id == Person.id)
+    )
+    return delete(Person).where(
+        Person.created_at < moment(cutoff),
+        ~exists().where(CheckIn.person_id == Person.id),
+        Person.id.not_in(guardians),
+        ~in_companions,
+        ~health.has_records(),
     )
 
 

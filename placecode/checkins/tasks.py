@@ -13,10 +13,14 @@ from placecode.config import Settings
 from placecode.scheduler import Job
 
 
-def daily(session: Session, settings: Settings) -> None:
-    service.purge(session=session, settings=settings)
+def daily(session: Session, settings: Settings) -> bool:
+    """Retention, a batch of old check-ins at a time (True while some are left), then
+    today's and tomorrow's partitions."""
+    if service.purge(session=session, settings=settings, limit=service.PURGE_BATCH).more:
+        return True
     today = epoch(clock.now()) // DAY * DAY
     ensure_partitions(session, [today, today + DAY])
+    return False
 
 
 JOBS = [Job(name="checkins.daily", every=timedelta(days=1), run=daily)]

@@ -3,7 +3,7 @@ nothing left; recent ones stay."""
 
 import threading
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -201,5 +201,84 @@ def test_two_writers_meeting_a_new_day_take_turns_making_its_partition(
         assert errors == []
         with database.session() as session:
             assert session.scalar(select(func.count()).select_from(CheckIn)) == 2
+    finally:
+        database.dispose()
+
+
+def test_a_purge_in_batches_leaves_the_rest_for_the_next_call(
+    session: Session, settings: Settings, zhennan_market: Venue
+) -> None:
+    numbers = [f"E2000000{n}" for n in range(5)]
+    now = datetime(2022, 3, 24, 12, tzinfo=UTC)
+    clock.freeze(now)
+    # Minutes before the 28-day cutoff: on PostgreSQL in the boundary day's partition,
+    # which is trimmed row by row (an older day's would be dropped whole).
+    visits = [
+        visit(settings, n, zhennan_market, 28 + (i + 1) / 1440) for i, n in enumerate(numbers)
+    ]
+    clock.freeze(now - timedelta(days=35))  # registered back then
+    store_visits(
+        session=session,
+        settings=settings,
+        sealer=load_sealer(settings),
+        visits=visits,
+        window_seconds=0,
+        source="paper",
+    )
+    clock.freeze(now)
+    rounds = []
+    while True:
+        purged = service.purge(session=session, settings=settings, limit=2)
+        rounds.append((purged.check_ins, purged.people, purged.more))
+        if not purged.more:
+            break
+    # Two at a time, people only once no old check-in is left.
+    assert rounds == [(2, 0, True), (2, 0, True), (1, 5, False)]
+    assert session.scalar(select(func.count()).select_from(CheckIn)) == 0
+    assert not set(session.scalars(select(Person.person_key))) & {v.person_key for v in visits}
+
+
+def test_the_daily_job_purges_a_batch_per_transaction_until_done(
+    databases: Databases,
+    make_settings: Callable[..., Settings],
+    authority: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from placecode import scheduler
+    from placecode.checkins.tasks import JOBS
+
+    settings = make_settings(database_url=databases.new_url())
+    database = Database.connect(settings)
+    prepare(database.engine)
+    try:
+        clock.freeze(datetime(2022, 3, 24, 12, tzinfo=UTC))
+        with database.session() as session:
+            venue = make_venue(session, "旧日菜场", "zhenruzhen", "wet_market")
+            store_visits(
+                session=session,
+                settings=settings,
+                sealer=load_sealer(settings),
+                # Minutes before the cutoff: in PostgreSQL's boundary partition, not dropped.
+                visits=[visit(settings, f"E3000000{n}", venue, 28 + n / 1440) for n in (1, 2, 3)]
+                + [visit(settings, "E30000009", venue, 1)],
+                window_seconds=0,
+                source="paper",
+            )
+        batches: list[int] = []
+        batch_purge = service.purge
+
+        def counted(**kwargs: object) -> service.Purged:
+            purged = batch_purge(**kwargs)  # type: ignore[arg-type]
+            batches.append(purged.check_ins)
+            return purged
+
+        monkeypatch.setattr(service, "PURGE_BATCH", 1)
+        monkeypatch.setattr(service, "purge", counted)
+        assert scheduler.run_due(database=database, settings=settings, jobs=JOBS) == [
+            "checkins.daily"
+        ]
+        assert batches == [1, 1, 1, 0]
+        with database.session() as session:
+            assert session.scalar(select(func.count()).select_from(CheckIn)) == 1
     finally:
         database.dispose()
