@@ -116,9 +116,23 @@ class Detection:
     raised: list[Alert]  # new alerts (an alert is never raised twice for a venue-day)
 
 
-def detect(*, session: Session, settings: Settings, day: date, hour: int = 24) -> Detection:
+Counted = dict[tuple[date, int], dict[str, int]]  # scans per venue, by (day, up to hour)
+
+
+def detect(
+    *,
+    session: Session,
+    settings: Settings,
+    day: date,
+    hour: int = 24,
+    counted: Counted | None = None,
+) -> Detection:
     """Judge every active venue's scans on `day` up to `hour` (24: the whole day, when drops
-    are judged too) against its baseline; raise the alerts not raised before."""
+    are judged too) against its baseline; raise the alerts not raised before.
+
+    `counted` keeps the counts read, for a caller that judges many days in a row while no
+    scan is written (the demo's history): each day's counts are then read once, not once
+    for every day whose baseline it is."""
     if not 1 <= hour <= 24:
         raise InvalidInput(_("The hour is 1 to 24."), code="hour")
     _check_day(day)
@@ -136,8 +150,12 @@ def detect(*, session: Session, settings: Settings, day: date, hour: int = 24) -
     if len(days) >= MIN_HISTORY:  # else nothing can be judged: no need to count
         position = {venue: n for n, (venue, _street, _department) in enumerate(venues)}
         rolled = _rolled_through(session, settings, [day, *days])
+        counted = {} if counted is None else counted
         for column, judged in enumerate([day, *days]):
-            scans = _scans_by(session, settings, judged, hour, rolled[judged])
+            scans = counted.get((judged, hour))
+            if scans is None:
+                scans = _scans_by(session, settings, judged, hour, rolled[judged])
+                counted[(judged, hour)] = scans
             for venue, total in scans.items():
                 if venue in position:
                     table[position[venue], column] = total

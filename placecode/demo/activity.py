@@ -102,7 +102,7 @@ def write_days(
 ) -> Written:
     """The district's history over `days`, oldest first, in one session."""
     history = plan_history(
-        session=session,
+        first_person_id=next_person_id(session),
         settings=settings,
         plan=plan,
         population=population,
@@ -120,7 +120,8 @@ def write_days(
         seed=seed,
         progress=progress,
     )
-    per_day_counts = write_scans(session=session, plan=plan, history=history, progress=progress)
+    per_day_counts = write_checkins(session=session, plan=plan, history=history, progress=progress)
+    write_hourly_counts(session=session, plan=plan, history=history)
     return Written(
         people=int((history.residents.person_id > 0).sum()),
         check_ins=sum(per_day_counts.values()),
@@ -131,7 +132,7 @@ def write_days(
 
 def plan_history(
     *,
-    session: Session,
+    first_person_id: int,
     settings: Settings,
     plan: DistrictPlan,
     population: Population,
@@ -140,7 +141,8 @@ def plan_history(
     seed: int,
     progress: Progress | None = None,
 ) -> History:
-    """Every day's scans, and the residents in the order they first scan."""
+    """Every day's scans, and the residents in the order they first scan (their ids from
+    `first_person_id` on)."""
     outing = popularity(plan.venues)
     zhennan = plan.venues.index(plan.zhennan)
 
@@ -162,16 +164,17 @@ def plan_history(
             _report(progress, "planning", len(scans_of), len(days))
     zone = settings.zone
     midnights = [int(datetime.combine(day, time.min, tzinfo=zone).timestamp()) for day in days]
-    next_person = (
-        session.execute(text("SELECT COALESCE(MAX(id), 0) FROM persons")).scalar() or 0
-    ) + 1
     return History(
         days=days,
         midnights=midnights,
         scans=scans_of,
-        residents=_residents(scans_of, midnights, len(population), next_person),
+        residents=_residents(scans_of, midnights, len(population), first_person_id),
         schedule=NatSchedule(len(population), seed),
     )
+
+
+def next_person_id(session: Session) -> int:
+    return int(session.execute(text("SELECT COALESCE(MAX(id), 0) FROM persons")).scalar() or 0) + 1
 
 
 def write_residents(
@@ -207,11 +210,11 @@ def write_residents(
     )
 
 
-def write_scans(
+def write_checkins(
     *, session: Session, plan: DistrictPlan, history: History, progress: Progress | None = None
 ) -> dict[date, int]:
-    """Every day's check-ins with their entry decisions, the hourly counts, the indexes;
-    the check-ins of each day.
+    """Every day's check-ins with their entry decisions, and their indexes; the check-ins
+    of each day.
 
     The check-ins are written in the order of the (venue, time) index, which is kept while
     they are written (it grows at its end) instead of being built afterwards; their ids
@@ -238,7 +241,7 @@ def write_scans(
         ]
     )[order]
     venue, at = venue[order], at[order]
-    _drop_load_indexes(session)
+    _drop_load_indexes(session, "checkins")
     total = len(order)
     for start in range(0, total, CHECKINS_BATCH):
         part = slice(start, min(total, start + CHECKINS_BATCH))
@@ -263,9 +266,16 @@ def write_scans(
         _report(progress, "check-ins", part.stop, total)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SELECT setval('checkins_id_seq', {max(total, 1)})"))
-    _write_hourly_counts(session, venue_ids, history.scans, history.midnights)
-    _create_load_indexes(session)
+    _create_load_indexes(session, "checkins")
     return per_day
+
+
+def write_hourly_counts(*, session: Session, plan: DistrictPlan, history: History) -> None:
+    """The scans of every venue-hour, as the writer keeps them, and their index."""
+    _drop_load_indexes(session, "venue_hourly_counts")
+    venue_ids = np.array([v.id.encode() for v in plan.venues])
+    _write_hourly_counts(session, venue_ids, history.scans, history.midnights)
+    _create_load_indexes(session, "venue_hourly_counts")
 
 
 CHECKINS_BATCH = 500_000  # rows per statement (and per step of the progress bar)
@@ -336,6 +346,7 @@ def _entry_allowed(
 
 
 PEOPLE_BATCH = 100_000  # residents sealed with one key agreement
+DOC_TYPES = np.array(["id_card", "passport"], dtype=object)  # by population.foreign
 
 
 def _write_people(
@@ -351,32 +362,37 @@ def _write_people(
     keyer = PersonKeys(settings)
     keys = np.empty(len(population), dtype=object)
     new = residents.new
+    masked_names: dict[str, str] = {}  # names repeat: each is masked once
     for start in range(0, len(new), PEOPLE_BATCH):
         batch = new[start : start + PEOPLE_BATCH]
         foreign = population.foreign[batch]
-        batch_keys, identities, names, documents, phones = [], [], [], [], []
-        for index, alien, (doc_type, number) in zip(
-            batch.tolist(), foreign.tolist(), documents_of(batch, foreign), strict=True
-        ):
-            key = keyer.of(doc_type, number)
-            name = name_of(index, alien)
-            phone = "+86" + phone_of(index)
-            batch_keys.append(key)
-            identities.append((Identity(name=name, doc_number=number, phone=phone), key.encode()))
-            names.append(mask_name(name))
-            documents.append(mask_document(number))
-            phones.append(mask_phone(phone))
+        numbers = documents_of(batch, foreign)
+        batch_keys = keyer.of_many(DOC_TYPES[foreign.astype(np.int8)].tolist(), numbers)
+        names = [
+            name_of(index, alien)
+            for index, alien in zip(batch.tolist(), foreign.tolist(), strict=True)
+        ]
+        phones = ["+86" + phone_of(index) for index in batch.tolist()]
+        plaintexts = Identity.many_to_bytes(names, numbers, phones)
+        masked = [
+            masked_names.get(name) or masked_names.setdefault(name, mask_name(name))
+            for name in names
+        ]
+        documents = [mask_document(number) for number in numbers]
+        masked_phones = [mask_phone(phone) for phone in phones]
         keys[batch] = batch_keys
         DriverSql(session).insert_columns(
             "persons",
             {
                 "id": residents.person_id[batch],
                 "person_key": batch_keys,
-                "doc_type": Coded(foreign.astype(np.int8), ("id_card", "passport")),
-                "sealed": sealer.seal_batch(identities),
-                "name_masked": names,
+                "doc_type": Coded(foreign.astype(np.int8), tuple(DOC_TYPES)),
+                "sealed": sealer.seal_plaintexts(
+                    zip(plaintexts, (key.encode() for key in batch_keys), strict=True)
+                ),
+                "name_masked": masked,
                 "doc_masked": documents,
-                "phone_masked": phones,
+                "phone_masked": masked_phones,
                 "source": residents.source[start : start + PEOPLE_BATCH].tolist(),
                 "created_at": Instants(residents.first_seen[batch]),
             },
@@ -428,14 +444,16 @@ def _write_hourly_counts(
     )
 
 
-def _drop_load_indexes(session: Session) -> None:
-    for name in LOAD_INDEXES:
-        session.execute(text(f"DROP INDEX IF EXISTS {name}"))
+def _drop_load_indexes(session: Session, table: str) -> None:
+    for name, (of, _columns) in LOAD_INDEXES.items():
+        if of == table:
+            session.execute(text(f"DROP INDEX IF EXISTS {name}"))
 
 
-def _create_load_indexes(session: Session) -> None:
-    for name, (table, columns) in LOAD_INDEXES.items():
-        session.execute(text(f"CREATE INDEX {name} ON {table} ({columns})"))
+def _create_load_indexes(session: Session, table: str) -> None:
+    for name, (of, columns) in LOAD_INDEXES.items():
+        if of == table:
+            session.execute(text(f"CREATE INDEX {name} ON {of} ({columns})"))
 
 
 NAT_BATCH = 100_000  # residents whose samples are written in one go

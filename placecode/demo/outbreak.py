@@ -11,7 +11,7 @@ positive NAT the morning of their confirmation, and no scans or community NATs a
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -57,6 +57,8 @@ class Chain:
 
     cases: list[tuple[int, datetime, int | None, str | None]]  # person, confirmed, by, where
     withdrawn: int  # their check-ins after confirmation, removed
+    # …and by venue-hour, for the hourly counts (withdraw_counts)
+    hours: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 def write_outbreak(
@@ -65,6 +67,7 @@ def write_outbreak(
     """Find the outbreak's chain in the scan log, isolate its cases and enter them as the
     demo CDC analyst would."""
     chain = find_chain(session=session, days=days, zone=zone, zhennan_id=zhennan_id, seed=seed)
+    withdraw_counts(session=session, chain=chain)
     return enter_cases(session=session, chain=chain)
 
 
@@ -72,8 +75,9 @@ def find_chain(
     *, session: Session, days: list[date], zone: Any, zhennan_id: str, seed: int
 ) -> Chain:
     """The cases, chained through close contacts that tracing finds in the check-ins; their
-    scans after confirmation withdrawn (they are in isolation). Needs only the scan log, so
-    it runs where the check-ins are written."""
+    check-ins after confirmation withdrawn (they are in isolation; `withdraw_counts` takes
+    them off the hourly counts). Needs only the check-ins, so it runs where they are
+    written."""
     rng = np.random.default_rng(seed + 4)
 
     def evening(day: date) -> datetime:
@@ -96,8 +100,17 @@ def find_chain(
             for person, venue in met:
                 cases.append((person, confirmed, source, venue))
                 taken.add(person)
-    withdrawn = sum(_withdraw_scans(session, case, confirmed) for case, confirmed, *_ in cases)
-    return Chain(cases, withdrawn)
+    hours: Counter[tuple[str, int]] = Counter()
+    for case, confirmed, *_ in cases:
+        hours += _withdraw_scans(session, case, confirmed)
+    return Chain(cases, sum(hours.values()), dict(hours))
+
+
+def withdraw_counts(*, session: Session, chain: Chain) -> None:
+    """Take the chain's withdrawn check-ins off the venues' hourly counts."""
+    if chain.hours:
+        add_to_hourly_counts(DriverSql(session), {key: -n for key, n in chain.hours.items()})
+        session.execute(text("DELETE FROM venue_hourly_counts WHERE count <= 0"))
 
 
 def enter_cases(*, session: Session, chain: Chain) -> Outbreak:
@@ -215,23 +228,17 @@ def _co_visitors(
     return [close[i] for i in rng.permutation(len(close)).tolist()]
 
 
-def _withdraw_scans(session: Session, person: int, confirmed: datetime) -> int:
-    """From their confirmation a case is in isolation: no scans (the hourly counts follow).
-    How many check-ins were withdrawn."""
+def _withdraw_scans(session: Session, person: int, confirmed: datetime) -> Counter[tuple[str, int]]:
+    """From their confirmation a case is in isolation: no scans. The check-ins withdrawn,
+    by venue-hour."""
     after = int(confirmed.timestamp())
     gone = session.execute(
         select(CheckIn.venue_id, CheckIn.scanned_at).where(
             CheckIn.person_id == person, CheckIn.scanned_at >= after
         )
     ).all()
-    if gone:
-        counts = Counter((venue, at - at % HOUR) for venue, at in gone)
-        add_to_hourly_counts(DriverSql(session), {key: -n for key, n in counts.items()})
-        session.execute(text("DELETE FROM venue_hourly_counts WHERE count <= 0"))
-        session.execute(
-            delete(CheckIn).where(CheckIn.person_id == person, CheckIn.scanned_at >= after)
-        )
-    return len(gone)
+    session.execute(delete(CheckIn).where(CheckIn.person_id == person, CheckIn.scanned_at >= after))
+    return Counter((venue, at - at % HOUR) for venue, at in gone)
 
 
 def _midnight(moment: datetime) -> datetime:

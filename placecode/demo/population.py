@@ -155,18 +155,36 @@ def document_of(index: int, foreign: bool) -> tuple[str, str]:
     return "id_card", first17 + id_check_digit(first17)
 
 
-def documents_of(index: np.ndarray, foreign: np.ndarray) -> list[tuple[str, str]]:
-    """`document_of` for many residents at once (check digits computed as arrays)."""
+def _digits(numbers: np.ndarray, width: int) -> np.ndarray:
+    """The last `width` decimal digits of each number, most significant first, one row per
+    place (divided by ten again and again: numpy divides by a constant far faster than by
+    an array of powers)."""
+    digits = np.empty((width, len(numbers)), dtype=np.uint8)
+    rest = np.asarray(numbers, dtype=np.int64)
+    for place in range(width - 1, -1, -1):
+        rest, digit = np.divmod(rest, 10)
+        digits[place] = digit
+    return digits
+
+
+def documents_of(index: np.ndarray, foreign: np.ndarray) -> list[str]:
+    """The numbers of `document_of` for many residents at once, made as arrays of digits
+    (a passport for the foreign, an identity card for the others)."""
     year, month, day, sequence = _birth_and_sequence(index)
     prefix = 310107 * 10**11 + year * 10**7 + month * 10**5 + day * 10**3 + sequence
-    digits = prefix[:, None] // 10 ** np.arange(16, -1, -1) % 10
-    check = (digits * np.array(ID_WEIGHTS)).sum(axis=1) % 11
-    return [
-        ("passport", f"E{i:08d}") if alien else ("id_card", f"{first:017d}{ID_CHECK[c]}")
-        for i, alien, first, c in zip(
-            index.tolist(), foreign.tolist(), prefix.tolist(), check.tolist(), strict=True
-        )
-    ]
+    digits = _digits(prefix, 17)
+    total = np.zeros(len(index), dtype=np.int16)
+    for weight, digit in zip(ID_WEIGHTS, digits, strict=True):
+        total += weight * digit
+    # Characters as UCS-4 code points, numpy's own str layout: no decoding row by row.
+    cards = np.empty((len(index), 18), dtype=np.uint32)
+    cards[:, :17] = digits.T + ord("0")
+    cards[:, 17] = np.array([ord(c) for c in ID_CHECK], dtype=np.uint32)[total % 11]
+    numbers = cards.view("U18")[:, 0]
+    passports = np.full((int(foreign.sum()), 9), ord("E"), dtype=np.uint32)
+    passports[:, 1:] = _digits(index[foreign], 8).T + ord("0")
+    numbers[foreign] = passports.view("U9")[:, 0]
+    return list(numbers.tolist())
 
 
 def name_of(index: int, foreign: bool) -> str:

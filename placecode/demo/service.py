@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -235,10 +235,11 @@ class Built:
     alerts: list[Alert]
 
 
-# Written beside the residents (on SQLite, into a file of their own: see build_district).
-SCAN_TABLES = tuple(
+# Written beside the residents (on SQLite, into files of their own: see build_district).
+CHECKIN_TABLES = (CheckIn.__tablename__,)
+COUNT_TABLES = tuple(
     model.__tablename__
-    for model in (CheckIn, VenueHourlyCount, AreaHourlyCount, VenueDailyCount, RolledUpDay, Alert)
+    for model in (VenueHourlyCount, AreaHourlyCount, VenueDailyCount, RolledUpDay, Alert)
 )
 
 
@@ -266,16 +267,6 @@ def build_district(
     with database.bulk_session() as session:
         streets, categories = reference_data(session)
         plan = plan_district(streets=streets, categories=categories, total=venues, seed=seed)
-        write_organisations(session=session, settings=settings, plan=plan)
-        progress("organisations", len(plan.organisations), len(plan.organisations))
-        written_venues = [0]
-
-        def venues_written(count: int) -> None:
-            written_venues[0] += count
-            progress("venues", written_venues[0], len(plan.venues))
-
-        write_venues(session=session, plan=plan, progress=venues_written)
-        made = create_accounts(session=session, settings=settings, plan=plan)
         population = plan_population(
             venues=plan.venues,
             street_codes=[str(s["code"]) for s in streets],
@@ -284,63 +275,75 @@ def build_district(
             size=people,
             seed=seed,
         )
-        history = activity.plan_history(
-            session=session,
-            settings=settings,
-            plan=plan,
-            population=population,
-            days=[today - timedelta(days=n) for n in range(days, 0, -1)],
-            per_day=scans,
-            seed=seed,
-            progress=progress,
-        )
-    sealer = sealing.load_sealer(settings)
-    file = database.engine.url.database if database.engine.dialect.name == "sqlite" else None
-    if not file or file == ":memory:":
-        with database.bulk_session() as session:
-            nat_results = activity.write_residents(
-                session=session,
+        # The days are planned (numpy, mostly outside the interpreter lock) while the
+        # organisations, venues and accounts are written.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="planning") as planner:
+            planned = planner.submit(
+                activity.plan_history,
+                first_person_id=activity.next_person_id(session),
                 settings=settings,
-                sealer=sealer,
+                plan=plan,
                 population=population,
-                history=history,
+                days=[today - timedelta(days=n) for n in range(days, 0, -1)],
+                per_day=scans,
                 seed=seed,
                 progress=progress,
             )
-            per_day, chain, alerts = _scan_side(session, settings, plan, history, seed, progress)
+            write_organisations(session=session, settings=settings, plan=plan)
+            progress("organisations", len(plan.organisations), len(plan.organisations))
+            written_venues = [0]
+
+            def venues_written(count: int) -> None:
+                written_venues[0] += count
+                progress("venues", written_venues[0], len(plan.venues))
+
+            write_venues(session=session, plan=plan, progress=venues_written)
+            made = create_accounts(session=session, settings=settings, plan=plan)
+            history = planned.result()
+    sealer = sealing.load_sealer(settings)
+
+    def residents(session: Session) -> int:
+        return activity.write_residents(
+            session=session,
+            settings=settings,
+            sealer=sealer,
+            population=population,
+            history=history,
+            seed=seed,
+            progress=progress,
+        )
+
+    def checkins(session: Session) -> tuple[dict[date, int], outbreak.Chain]:
+        per_day = activity.write_checkins(
+            session=session, plan=plan, history=history, progress=progress
+        )
+        chain = outbreak.find_chain(
+            session=session,
+            days=history.days,
+            zone=settings.zone,
+            zhennan_id=plan.zhennan.id,
+            seed=seed,
+        )
+        return per_day, chain
+
+    def counts(session: Session, chain: outbreak.Chain) -> list[Alert]:
+        activity.write_hourly_counts(session=session, plan=plan, history=history)
+        outbreak.withdraw_counts(session=session, chain=chain)
+        return _roll_up_and_detect(session, settings, history.days, progress)
+
+    file = database.engine.url.database if database.engine.dialect.name == "sqlite" else None
+    if not file or file == ":memory:":
+        with database.bulk_session() as session:
+            nat_results = residents(session)
+            per_day, chain = checkins(session)
+            alerts = counts(session, chain)
             found = outbreak.enter_cases(session=session, chain=chain)
     else:
-        scan_file = Path(f"{file}.scans")
-        scan_file.unlink(missing_ok=True)
-        copy_database(database, scan_file)
-        scan_database = Database.connect(settings, url=f"sqlite:///{scan_file}")
-        try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scans") as pool:
-
-                def scan_side() -> tuple[dict[date, int], outbreak.Chain, list[Alert]]:
-                    with scan_database.bulk_session() as session:
-                        return _scan_side(session, settings, plan, history, seed, progress)
-
-                scanned = pool.submit(scan_side)
-                with database.bulk_session() as session:
-                    nat_results = activity.write_residents(
-                        session=session,
-                        settings=settings,
-                        sealer=sealer,
-                        population=population,
-                        history=history,
-                        seed=seed,
-                        progress=progress,
-                    )
-                per_day, chain, alerts = scanned.result()
-            with database.bulk_session() as session:
-                progress("merging the scan log", 0, 1)
-                copy_tables(session, scan_file, SCAN_TABLES)
-                found = outbreak.enter_cases(session=session, chain=chain)
-                progress("merging the scan log", 1, 1)
-        finally:
-            scan_database.dispose()
-            scan_file.unlink(missing_ok=True)
+        nat_results, per_day, chain, alerts = _in_three_files(
+            settings, database, Path(file), residents, checkins, counts, progress
+        )
+        with database.bulk_session() as session:
+            found = outbreak.enter_cases(session=session, chain=chain)
     written = activity.Written(
         people=int((history.residents.person_id > 0).sum()),
         check_ins=sum(per_day.values()),
@@ -350,32 +353,73 @@ def build_district(
     return Built(plan, made, written, found, alerts)
 
 
-def _scan_side(
-    session: Session,
+def _in_three_files(
     settings: Settings,
-    plan: DistrictPlan,
-    history: activity.History,
-    seed: int,
+    database: Database,
+    file: Path,
+    residents: Callable[[Session], int],
+    checkins: Callable[[Session], tuple[dict[date, int], outbreak.Chain]],
+    counts: Callable[[Session, outbreak.Chain], list[Alert]],
     progress: activity.Progress,
-) -> tuple[dict[date, int], outbreak.Chain, list[Alert]]:
-    """The check-ins, the outbreak's chain found in them (its later scans withdrawn), the
-    roll-ups, and the foot-traffic alerts as the server's hourly job would have raised
-    them: each day by noon, then the whole day."""
-    per_day = activity.write_scans(session=session, plan=plan, history=history, progress=progress)
-    chain = outbreak.find_chain(
-        session=session,
-        days=history.days,
-        zone=settings.zone,
-        zhennan_id=plan.zhennan.id,
-        seed=seed,
-    )
-    for number, day in enumerate(history.days):
+) -> tuple[int, dict[date, int], outbreak.Chain, list[Alert]]:
+    """The residents written here, while a second thread writes the check-ins (with the
+    outbreak's chain found in them) into one copy of the database and then the counts,
+    roll-ups and alerts into another; each copy is moved in as soon as it is done and
+    this thread is free (SQLite's transfer of whole records)."""
+    copies = {name: file.with_name(f"{file.name}.{name}") for name in ("checkins", "counts")}
+    for copy in copies.values():
+        copy.unlink(missing_ok=True)
+        copy_database(database, copy)
+    apart = {
+        name: Database.connect(settings, url=f"sqlite:///{copy}") for name, copy in copies.items()
+    }
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scans") as pool:
+            written = pool.submit(_in_bulk, apart["checkins"], checkins)
+            counted = pool.submit(
+                lambda: _in_bulk(apart["counts"], lambda s: counts(s, written.result()[1]))
+            )
+            with database.bulk_session() as session:
+                nat_results = residents(session)
+            per_day, chain = written.result()
+            with database.bulk_session() as session:
+                progress("moving the check-ins in", 0, 1)
+                copy_tables(session, copies["checkins"], CHECKIN_TABLES)
+                progress("moving the check-ins in", 1, 1)
+            alerts = counted.result()
+            with database.bulk_session() as session:
+                copy_tables(session, copies["counts"], COUNT_TABLES)
+    finally:
+        for made in apart.values():
+            made.dispose()
+        for copy in copies.values():
+            copy.unlink(missing_ok=True)
+    return nat_results, per_day, chain, alerts
+
+
+Result = TypeVar("Result")
+
+
+def _in_bulk(database: Database, work: Callable[[Session], Result]) -> Result:
+    with database.bulk_session() as session:
+        return work(session)
+
+
+def _roll_up_and_detect(
+    session: Session, settings: Settings, days: list[date], progress: activity.Progress
+) -> list[Alert]:
+    """The roll-ups of the days, and the foot-traffic alerts as the server's hourly job
+    would have raised them: each day by noon, then the whole day."""
+    for number, day in enumerate(days):
         analytics.roll_up(session=session, settings=settings, day=day)
-        progress("daily roll-up", number + 1, len(history.days))
+        progress("daily roll-up", number + 1, len(days))
     alerts: list[Alert] = []
-    for number, day in enumerate(history.days):
+    counted: analytics.Counted = {}
+    for number, day in enumerate(days):
         for hour in (12, 24):
-            found = analytics.detect(session=session, settings=settings, day=day, hour=hour)
+            found = analytics.detect(
+                session=session, settings=settings, day=day, hour=hour, counted=counted
+            )
             alerts += found.raised
-        progress("traffic alerts", number + 1, len(history.days))
-    return per_day, chain, alerts
+        progress("traffic alerts", number + 1, len(days))
+    return alerts

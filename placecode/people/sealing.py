@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ PUBLIC_FILE, PRIVATE_FILE = "public.pem", "private.pem"
 NONCE = 12
 # One encoder for every record (json.dumps with options builds a new one per call).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')  # what _ENCODER escapes (it keeps non-ASCII)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,21 @@ class Identity:
     def to_bytes(self) -> bytes:
         fields = {"name": self.name, "doc": self.doc_number, "phone": self.phone}
         return _ENCODER.encode(fields).encode()
+
+    @staticmethod
+    def many_to_bytes(names: list[str], doc_numbers: list[str], phones: list[str]) -> list[bytes]:
+        """`to_bytes` of many identities at once, the same bytes: written out directly when
+        no value needs JSON's escapes (the common case: a bulk load's million people in a
+        second rather than several)."""
+        if _NEEDS_ESCAPE.search("".join(names) + "".join(doc_numbers) + "".join(phones)):
+            return [
+                Identity(name, doc, phone).to_bytes()
+                for name, doc, phone in zip(names, doc_numbers, phones, strict=True)
+            ]
+        return [
+            f'{{"name":"{name}","doc":"{doc}","phone":"{phone}"}}'.encode()
+            for name, doc, phone in zip(names, doc_numbers, phones, strict=True)
+        ]
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Identity:
@@ -77,6 +94,10 @@ class Sealer:
 
     def seal_batch(self, records: Iterable[tuple[Identity, bytes]]) -> list[bytes]:
         """Many records, one key agreement for them all (microseconds each)."""
+        return self.seal_plaintexts((identity.to_bytes(), aad) for identity, aad in records)
+
+    def seal_plaintexts(self, records: Iterable[tuple[bytes, bytes]]) -> list[bytes]:
+        """`seal_batch` of identities already made bytes (`Identity.many_to_bytes`)."""
         ephemeral = X25519PrivateKey.generate()
         ephemeral_raw = _raw(ephemeral.public_key())
         aead = ChaCha20Poly1305(
@@ -86,9 +107,9 @@ class Sealer:
         records = list(records)
         nonces = os.urandom(NONCE * len(records))  # one system call for the batch
         sealed = []
-        for start, (identity, aad) in zip(range(0, len(nonces), NONCE), records, strict=True):
+        for start, (plaintext, aad) in zip(range(0, len(nonces), NONCE), records, strict=True):
             nonce = nonces[start : start + NONCE]
-            sealed.append(head + nonce + aead.encrypt(nonce, identity.to_bytes(), aad))
+            sealed.append(head + nonce + aead.encrypt(nonce, plaintext, aad))
         return sealed
 
 

@@ -157,3 +157,24 @@ def test_a_whole_day_is_judged_alike_from_the_hours_and_from_the_rolled_up_days(
     assert len(through) == len(DAYS)
     assert all(mark >= analytics.midnight(d + timedelta(days=1), rules) for d, mark in through)
     assert from_hours and judged() == from_hours
+
+
+def test_judging_days_in_a_row_with_the_counts_kept_raises_the_same_alerts(
+    session: Session, rules: Settings, district: DistrictPlan
+) -> None:
+    def judged(counted: analytics.Counted | None) -> list[tuple[str, str, date, int]]:
+        raised = []
+        for day in DAYS:
+            for hour in (12, 24):
+                found = analytics.detect(
+                    session=session, settings=rules, day=day, hour=hour, counted=counted
+                )
+                raised += [(a.venue_id, a.kind, a.day, a.raised_hour) for a in found.raised]
+        return raised
+
+    with session.begin_nested() as fresh:
+        each_time = judged(None)
+        fresh.rollback()
+    counted: analytics.Counted = {}
+    assert each_time and judged(counted) == each_time
+    assert len(counted) == 2 * len(DAYS)  # each day's counts read once for each hour

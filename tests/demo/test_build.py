@@ -152,7 +152,7 @@ def test_the_scan_log_moves_in_by_sqlites_transfer_of_whole_records(
     # could not copy records whole.
     with database.bulk_session() as session:
         session.execute(text("ATTACH DATABASE :path AS source"), {"path": str(copy)})
-        for table in service.SCAN_TABLES:
+        for table in service.CHECKIN_TABLES + service.COUNT_TABLES:
             plan = session.execute(
                 text(f"EXPLAIN INSERT INTO main.{table} SELECT * FROM source.{table}")
             ).all()

@@ -59,6 +59,14 @@ def test_the_pseudonym_depends_on_the_deployments_pepper(
     assert service.person_key_of(settings, document) == service.person_key_of(settings, document)
 
 
+def test_many_pseudonyms_at_once_are_each_ones_own(settings: Settings) -> None:
+    documents = [details(*person).document for person in PEOPLE]
+    keys = service.PersonKeys(settings)
+    assert keys.of_many([d.doc_type.value for d in documents], [d.number for d in documents]) == [
+        service.person_key_of(settings, d) for d in documents
+    ]
+
+
 def test_someone_known_only_by_number_is_completed_by_a_name(
     session: Session, settings: Settings
 ) -> None:

@@ -3,6 +3,8 @@
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from placecode.people.sealing import Identity, Sealer, Unsealer
 
@@ -58,3 +60,24 @@ def test_another_key_opens_nothing(keys: tuple[Sealer, Unsealer]) -> None:
     stranger = Unsealer(X25519PrivateKey.generate())
     with pytest.raises(InvalidTag):
         stranger.unseal(sealer.seal(ALICE, b"pk-alice"), b"pk-alice")
+
+
+@given(st.lists(st.tuples(st.text(), st.text(), st.text()), max_size=8))
+def test_many_identities_become_the_bytes_each_would(values: list[tuple[str, str, str]]) -> None:
+    names, numbers, phones = ([v[i] for v in values] for i in range(3))
+    assert Identity.many_to_bytes(names, numbers, phones) == [
+        Identity(name=name, doc_number=number, phone=phone).to_bytes()
+        for name, number, phone in values
+    ]
+
+
+def test_identities_made_bytes_in_bulk_seal_and_open_as_the_same_people(
+    keys: tuple[Sealer, Unsealer],
+) -> None:
+    sealer, unsealer = keys
+    names, numbers, phones = ["张三丰", 'Anna "A" Smith'], ["310107198001011234", "E1"], ["+86", ""]
+    aads = [b"a", b"b"]
+    plaintexts = Identity.many_to_bytes(names, numbers, phones)
+    envelopes = sealer.seal_plaintexts(zip(plaintexts, aads, strict=True))
+    opened = [unsealer.unseal(envelope, aad) for envelope, aad in zip(envelopes, aads, strict=True)]
+    assert opened == [Identity(n, d, p) for n, d, p in zip(names, numbers, phones, strict=True)]
