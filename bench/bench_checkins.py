@@ -1,9 +1,11 @@
 """HTTP check-ins per second, durable acknowledgement, 64 connections over keep-alive,
 against a trivial FastAPI POST endpoint on the same server settings (the ceiling), on
-SQLite and PostgreSQL, with one and two uvicorn workers. Also the peak server memory.
+SQLite and PostgreSQL, with one and two uvicorn workers. Also the peak server memory, and
+the check-in latency below saturation: the same 64 connections, each pausing a random
+while between scans so that together they offer `--paced-rate` scans a second.
 
     .venv/bin/python bench/bench_checkins.py [--duration 15] [--repeat 3]
-        [--backends sqlite postgresql] [--workers 1 2] [--stages]
+        [--backends sqlite postgresql] [--workers 1 2] [--stages] [--paced-rate 1000]
 
 Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL, Debian's postgresql-15 (a
 throwaway server is started with default durability settings and removed afterwards).
@@ -238,7 +240,14 @@ def rss_kib(pid: int) -> int:
     return total
 
 
-def wrk(script: str, url: str, duration: int, connections: int, *args: str) -> dict[str, float]:
+def wrk(
+    script: str,
+    url: str,
+    duration: int,
+    connections: int,
+    *args: str,
+    think_ms: float | None = None,
+) -> dict[str, float]:
     command = [
         "wrk",
         "-t2",
@@ -252,7 +261,8 @@ def wrk(script: str, url: str, duration: int, connections: int, *args: str) -> d
     ]
     if args:
         command += ["--", *args]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    env = {**os.environ, "WRK_THINK_MS": f"{think_ms:.3f}"} if think_ms else None
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     figures: dict[str, float] = {}
     for line in output.splitlines():
         if line.startswith("RPS "):
@@ -286,6 +296,7 @@ def measure(
     connections: int,
     repeat: int,
     stages: bool,
+    paced_rate: int = 0,
 ) -> dict[str, dict[str, float]]:
     port = free_port()
     server = subprocess.Popen(
@@ -332,12 +343,27 @@ def measure(
         # repeat visitors would have let it.
         wrk("checkins.lua", f"{base}/api/v1/checkins", 15, connections, str(pairs), "sequential")
         # Ceiling and check-ins alternate, so that drift on a noisy machine hits both.
-        names = ["ceiling", *(STAGES if stages else []), "checkins"]
+        names = [
+            "ceiling",
+            *(STAGES if stages else []),
+            "checkins",
+            *(["paced"] * bool(paced_rate)),
+        ]
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
         for _ in range(repeat):
             for name in names:
                 if name == "ceiling":
                     figures = wrk("ceiling.lua", f"{base}/bench/ceiling", duration, connections)
+                elif name == "paced":  # the same connections, each at its own pace
+                    think_ms = connections / paced_rate * 1000
+                    figures = wrk(
+                        "checkins.lua",
+                        f"{base}/api/v1/checkins",
+                        duration,
+                        connections,
+                        str(pairs),
+                        think_ms=think_ms,
+                    )
                 else:
                     path = "/api/v1/checkins" if name == "checkins" else f"/bench/stages/{name}"
                     figures = wrk("checkins.lua", base + path, duration, connections, str(pairs))
@@ -366,6 +392,13 @@ def main() -> None:
         action="store_true",
         help="also measure the scan path stopped part-way (where a check-in's time goes)",
     )
+    parser.add_argument(
+        "--paced-rate",
+        type=int,
+        default=1000,
+        help="also measure check-in latency below saturation: the connections together "
+        "offer about this many scans a second (0: skip)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -385,7 +418,14 @@ def main() -> None:
                     url = postgres.new_url()
                 env, pairs = prepare(url, workdir, args.people, args.venues)
                 result = measure(
-                    env, pairs, workers, args.duration, args.connections, args.repeat, args.stages
+                    env,
+                    pairs,
+                    workers,
+                    args.duration,
+                    args.connections,
+                    args.repeat,
+                    args.stages,
+                    args.paced_rate,
                 )
                 ceiling, checkins = result["ceiling"], result["checkins"]
                 ratio = checkins["rps"] / ceiling["rps"]
@@ -400,6 +440,14 @@ def main() -> None:
                     f"peak memory {checkins['peak_rss_mib']:.0f} MiB",
                     flush=True,
                 )
+                if args.paced_rate:
+                    paced = result["paced"]
+                    print(
+                        f"{'':10} paced, {args.paced_rate}/s offered: {paced['rps']:7.0f}/s "
+                        f"p50 {paced['p50']:.1f} ms p90 {paced['p90']:.1f} ms "
+                        f"p99 {paced['p99']:.1f} ms | failed {paced.get('failed', 0):.0f}",
+                        flush=True,
+                    )
                 for stage in STAGES if args.stages else []:
                     figures = result[stage]
                     print(

@@ -1,6 +1,15 @@
 -- wrk: POST check-ins, each with a person token and a venue code from the data file
 -- (one "token venue_code" pair per line), counting the answers by status.
+-- With WRK_THINK_MS set, each connection waits a random time of that mean (exponential)
+-- before each request, as people scanning at their own pace would: a load below
+-- saturation, so the latency is the server's and not the queue's.
 local counter = 0
+local think = tonumber(os.getenv("WRK_THINK_MS") or "")
+if think then
+  function delay()
+    return math.floor(-think * math.log(1 - math.random()))
+  end
+end
 local threads = {}
 
 function setup(thread)
