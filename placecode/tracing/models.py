@@ -42,7 +42,7 @@ class TracingIndex(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("tracing_cases.id"), index=True)
-    person_id: Mapped[int] = mapped_column(PERSON_ID, ForeignKey("persons.id"))
+    person_id: Mapped[int] = mapped_column(PERSON_ID, ForeignKey("persons.id"), index=True)
     since: Mapped[datetime]
     until: Mapped[datetime]
     cluster: Mapped[int] = mapped_column(Integer, default=0)  # set when traced
@@ -69,7 +69,7 @@ class TracedContact(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("tracing_cases.id"), index=True)
-    person_id: Mapped[int] = mapped_column(PERSON_ID, ForeignKey("persons.id"))
+    person_id: Mapped[int] = mapped_column(PERSON_ID, ForeignKey("persons.id"), index=True)
     degree: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))  # close_contact, exposure, secondary_contact
     overlap_seconds: Mapped[int] = mapped_column(Integer)
