@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from placecode.config import Settings
@@ -110,6 +110,21 @@ def ensure_partitions(session: Session, days: Iterable[int]) -> None:
                 f"FOR VALUES FROM ({day_start}) TO ({day_start + DAY})"
             )
         )
+
+
+def make_partitions_apart(session: Session, days: Iterable[int]) -> None:
+    """PostgreSQL: make these days' partitions in a transaction of their own, committed at
+    once, before a long transaction (a big file's import) writes into them. Made inside it,
+    a partition would keep the whole check-ins table locked, and every scan waiting, until
+    that transaction commits. Call it before the long transaction has written anything."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with Session(engine) as own, own.begin():
+        # A wait rather than a hang if the caller broke the rule above.
+        own.execute(text("SET LOCAL lock_timeout = '60s'"))
+        ensure_partitions(own, days)
 
 
 def days_of(visits: Iterable[Visit]) -> set[int]:

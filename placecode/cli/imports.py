@@ -8,7 +8,7 @@ import typer
 from rich.progress import Progress
 
 from placecode.checkins import service as checkins
-from placecode.checkins.store import begin_write, days_of, ensure_partitions, store_visits
+from placecode.checkins.store import begin_write, days_of, make_partitions_apart, store_visits
 from placecode.cli.common import console, errors, operator, unit_of_work
 from placecode.errors import PlaceCodeError
 from placecode.health import service as health
@@ -62,7 +62,7 @@ def import_checkins(
         unchanged = 0
         if not dry_run and visits:
             sealer = load_sealer(loaded)
-            ensure_partitions(session, days_of(visits))  # before the first chunk is written
+            make_partitions_apart(session, days_of(visits))  # scans are not held up meanwhile
             with Progress(console=console, transient=True) as progress:
                 task = progress.add_task("writing check-ins", total=len(visits))
                 for start in range(0, len(visits), CHUNK):

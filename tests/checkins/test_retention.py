@@ -205,6 +205,52 @@ def test_two_writers_meeting_a_new_day_take_turns_making_its_partition(
         database.dispose()
 
 
+def test_a_long_import_makes_its_partitions_apart_and_holds_no_scan_up(
+    databases: Databases, make_settings: Callable[..., Settings], authority: tuple[Path, Path]
+) -> None:
+    """A big file's import makes the partitions of its days in a transaction of its own:
+    made inside the import's, a partition kept the whole check-ins table locked until the
+    import committed, and every live scan waited for it."""
+    settings = make_settings(database_url=databases.new_url())
+    database = Database.connect(settings)
+    prepare(database.engine)
+    sealer = load_sealer(settings)
+    try:
+        with database.session() as session:
+            venue = make_venue(session, "长征菜场", "changzheng", "wet_market")
+        old_logbook = visit(settings, "L10000001", venue, days_ago=-5)  # a day not made yet
+        with database.session() as importing:
+            begin_write(importing)  # as `placecode import checkins` does
+            importing.execute(select(Venue.id)).all()  # and it has read before writing
+            store.make_partitions_apart(importing, store.days_of([old_logbook]))
+            if database.engine.dialect.name == "postgresql":
+                # Meanwhile a scan of that day, from another connection, is written at once.
+                with database.session() as scanning:
+                    scanning.execute(text("SET LOCAL lock_timeout = '2s'"))
+                    scan = visit(settings, "L10000002", venue, days_ago=-5)
+                    store_visits(
+                        session=scanning,
+                        settings=settings,
+                        sealer=sealer,
+                        visits=[scan],
+                        window_seconds=300,
+                        source="wechat",
+                    )
+            store_visits(
+                session=importing,
+                settings=settings,
+                sealer=sealer,
+                visits=[old_logbook],
+                window_seconds=0,
+                source="import",
+            )
+        with database.session() as session:
+            expected = 2 if database.engine.dialect.name == "postgresql" else 1
+            assert session.scalar(select(func.count()).select_from(CheckIn)) == expected
+    finally:
+        database.dispose()
+
+
 def test_a_purge_in_batches_leaves_the_rest_for_the_next_call(
     session: Session, settings: Settings, zhennan_market: Venue
 ) -> None:
