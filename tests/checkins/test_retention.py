@@ -2,7 +2,7 @@
 nothing left; recent ones stay."""
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from placecode.db import Database
 from placecode.health import service as health
 from placecode.people import service as people
 from placecode.people.models import Person
-from placecode.people.sealing import load_sealer
+from placecode.people.sealing import Sealer, load_sealer
 from placecode.venues.models import Venue
 from tests.conftest import Databases, make_venue, prepare
 
@@ -151,18 +151,47 @@ def test_the_daily_job_runs_once_per_day_whatever_the_workers(
         database.dispose()
 
 
+def write(
+    session: Session,
+    settings: Settings,
+    sealer: Sealer,
+    one: Visit,
+    *,
+    source: str,
+    window_seconds: int = 300,
+) -> None:
+    store_visits(
+        session=session,
+        settings=settings,
+        sealer=sealer,
+        visits=[one],
+        window_seconds=window_seconds,
+        source=source,
+    )
+
+
+@pytest.fixture
+def own_database(
+    databases: Databases, make_settings: Callable[..., Settings], authority: tuple[Path, Path]
+) -> Iterator[tuple[Settings, Database]]:
+    """A database of its own, for tests that write from several connections at once (the
+    shared session's rolled-back transaction cannot hold them)."""
+    settings = make_settings(database_url=databases.new_url())
+    database = Database.connect(settings)
+    prepare(database.engine)
+    try:
+        yield settings, database
+    finally:
+        database.dispose()
+
+
 def test_two_writers_meeting_a_new_day_take_turns_making_its_partition(
-    databases: Databases,
-    make_settings: Callable[..., Settings],
-    authority: tuple[Path, Path],
-    monkeypatch: pytest.MonkeyPatch,
+    own_database: tuple[Settings, Database], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two workers' first batches of a new day reach the partition at the same moment: one
     makes it while the other waits its turn (on PostgreSQL they used to deadlock, each
     having read the check-ins table first). SQLite has one writer at a time anyway."""
-    settings = make_settings(database_url=databases.new_url())
-    database = Database.connect(settings)
-    prepare(database.engine)
+    settings, database = own_database
     sealer = load_sealer(settings)
     postgresql = database.engine.dialect.name == "postgresql"
     both_there = threading.Barrier(2 if postgresql else 1, timeout=10)
@@ -173,82 +202,55 @@ def test_two_writers_meeting_a_new_day_take_turns_making_its_partition(
         make_partitions(session, days)
 
     monkeypatch.setattr(store, "ensure_partitions", meeting)
-    try:
-        with database.session() as session:
-            venue = make_venue(session, "新日菜场", "zhenruzhen", "wet_market")
-        errors: list[BaseException] = []
+    with database.session() as session:
+        venue = make_venue(session, "新日菜场", "zhenruzhen", "wet_market")
+    errors: list[BaseException] = []
 
-        def worker(number: str) -> None:
-            try:
-                with database.session() as session:
-                    begin_write(session)  # as the check-in writer does
-                    store_visits(
-                        session=session,
-                        settings=settings,
-                        sealer=sealer,
-                        visits=[visit(settings, number, venue, days_ago=-3)],  # a new day
-                        window_seconds=300,
-                        source="wechat",
-                    )
-            except BaseException as error:  # reported below
-                errors.append(error)
+    def worker(number: str) -> None:
+        try:
+            with database.session() as session:
+                begin_write(session)  # as the check-in writer does
+                new_day = visit(settings, number, venue, days_ago=-3)
+                write(session, settings, sealer, new_day, source="wechat")
+        except BaseException as error:  # reported below
+            errors.append(error)
 
-        workers = [threading.Thread(target=worker, args=(f"N1000000{i}",)) for i in (1, 2)]
-        for thread in workers:
-            thread.start()
-        for thread in workers:
-            thread.join(timeout=30)
-        assert errors == []
-        with database.session() as session:
-            assert session.scalar(select(func.count()).select_from(CheckIn)) == 2
-    finally:
-        database.dispose()
+    workers = [threading.Thread(target=worker, args=(f"N1000000{i}",)) for i in (1, 2)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=30)
+    assert errors == []
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(CheckIn)) == 2
 
 
 def test_a_long_import_makes_its_partitions_apart_and_holds_no_scan_up(
-    databases: Databases, make_settings: Callable[..., Settings], authority: tuple[Path, Path]
+    own_database: tuple[Settings, Database],
 ) -> None:
     """A big file's import makes the partitions of its days in a transaction of its own:
     made inside the import's, a partition kept the whole check-ins table locked until the
     import committed, and every live scan waited for it."""
-    settings = make_settings(database_url=databases.new_url())
-    database = Database.connect(settings)
-    prepare(database.engine)
+    settings, database = own_database
     sealer = load_sealer(settings)
-    try:
-        with database.session() as session:
-            venue = make_venue(session, "长征菜场", "changzheng", "wet_market")
-        old_logbook = visit(settings, "L10000001", venue, days_ago=-5)  # a day not made yet
-        with database.session() as importing:
-            begin_write(importing)  # as `placecode import checkins` does
-            importing.execute(select(Venue.id)).all()  # and it has read before writing
-            store.make_partitions_apart(importing, store.days_of([old_logbook]))
-            if database.engine.dialect.name == "postgresql":
-                # Meanwhile a scan of that day, from another connection, is written at once.
-                with database.session() as scanning:
-                    scanning.execute(text("SET LOCAL lock_timeout = '2s'"))
-                    scan = visit(settings, "L10000002", venue, days_ago=-5)
-                    store_visits(
-                        session=scanning,
-                        settings=settings,
-                        sealer=sealer,
-                        visits=[scan],
-                        window_seconds=300,
-                        source="wechat",
-                    )
-            store_visits(
-                session=importing,
-                settings=settings,
-                sealer=sealer,
-                visits=[old_logbook],
-                window_seconds=0,
-                source="import",
-            )
-        with database.session() as session:
-            expected = 2 if database.engine.dialect.name == "postgresql" else 1
-            assert session.scalar(select(func.count()).select_from(CheckIn)) == expected
-    finally:
-        database.dispose()
+    postgresql = database.engine.dialect.name == "postgresql"
+    with database.session() as session:
+        venue = make_venue(session, "长征菜场", "changzheng", "wet_market")
+    old_logbook = visit(settings, "L10000001", venue, days_ago=-5)  # a day not made yet
+    with database.session() as importing:
+        begin_write(importing)  # as `placecode import checkins` does
+        importing.execute(select(Venue.id)).all()  # and it has read before writing
+        store.make_partitions_apart(importing, store.days_of([old_logbook]))
+        if postgresql:
+            # Meanwhile a scan of that day, from another connection, is written at once.
+            with database.session() as scanning:
+                scanning.execute(text("SET LOCAL lock_timeout = '2s'"))
+                scan = visit(settings, "L10000002", venue, days_ago=-5)
+                write(scanning, settings, sealer, scan, source="wechat")
+        write(importing, settings, sealer, old_logbook, source="import", window_seconds=0)
+    with database.session() as session:
+        expected = 2 if postgresql else 1
+        assert session.scalar(select(func.count()).select_from(CheckIn)) == expected
 
 
 def test_a_purge_in_batches_leaves_the_rest_for_the_next_call(
@@ -285,46 +287,36 @@ def test_a_purge_in_batches_leaves_the_rest_for_the_next_call(
 
 
 def test_the_daily_job_purges_a_batch_per_transaction_until_done(
-    databases: Databases,
-    make_settings: Callable[..., Settings],
-    authority: tuple[Path, Path],
-    monkeypatch: pytest.MonkeyPatch,
+    own_database: tuple[Settings, Database], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from placecode import scheduler
     from placecode.checkins.tasks import JOBS
 
-    settings = make_settings(database_url=databases.new_url())
-    database = Database.connect(settings)
-    prepare(database.engine)
-    try:
-        clock.freeze(datetime(2022, 3, 24, 12, tzinfo=UTC))
-        with database.session() as session:
-            venue = make_venue(session, "旧日菜场", "zhenruzhen", "wet_market")
-            store_visits(
-                session=session,
-                settings=settings,
-                sealer=load_sealer(settings),
-                # Minutes before the cutoff: in PostgreSQL's boundary partition, not dropped.
-                visits=[visit(settings, f"E3000000{n}", venue, 28 + n / 1440) for n in (1, 2, 3)]
-                + [visit(settings, "E30000009", venue, 1)],
-                window_seconds=0,
-                source="paper",
-            )
-        batches: list[int] = []
-        batch_purge = service.purge
+    settings, database = own_database
+    clock.freeze(datetime(2022, 3, 24, 12, tzinfo=UTC))
+    with database.session() as session:
+        venue = make_venue(session, "旧日菜场", "zhenruzhen", "wet_market")
+        store_visits(
+            session=session,
+            settings=settings,
+            sealer=load_sealer(settings),
+            # Minutes before the cutoff: in PostgreSQL's boundary partition, not dropped.
+            visits=[visit(settings, f"E3000000{n}", venue, 28 + n / 1440) for n in (1, 2, 3)]
+            + [visit(settings, "E30000009", venue, 1)],
+            window_seconds=0,
+            source="paper",
+        )
+    batches: list[int] = []
+    batch_purge = service.purge
 
-        def counted(**kwargs: object) -> service.Purged:
-            purged = batch_purge(**kwargs)  # type: ignore[arg-type]
-            batches.append(purged.check_ins)
-            return purged
+    def counted(**kwargs: object) -> service.Purged:
+        purged = batch_purge(**kwargs)  # type: ignore[arg-type]
+        batches.append(purged.check_ins)
+        return purged
 
-        monkeypatch.setattr(service, "PURGE_BATCH", 1)
-        monkeypatch.setattr(service, "purge", counted)
-        assert scheduler.run_due(database=database, settings=settings, jobs=JOBS) == [
-            "checkins.daily"
-        ]
-        assert batches == [1, 1, 1, 0]
-        with database.session() as session:
-            assert session.scalar(select(func.count()).select_from(CheckIn)) == 1
-    finally:
-        database.dispose()
+    monkeypatch.setattr(service, "PURGE_BATCH", 1)
+    monkeypatch.setattr(service, "purge", counted)
+    assert scheduler.run_due(database=database, settings=settings, jobs=JOBS) == ["checkins.daily"]
+    assert batches == [1, 1, 1, 0]
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(CheckIn)) == 1
