@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-from common import header
+from common import free_port, header
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from placecode.accounts.models import Role
@@ -54,12 +53,6 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ADMIN = Principal(0, "bench", "bench", Role.district_admin, None, "cli")
 STAGES = ["person", "planned", "sleeping-writer"]  # see bench_app.py
 STREETS = ["changshoulu", "caoyangxincun", "changfengxincun", "zhenruzhen", "taopu"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Postgres:

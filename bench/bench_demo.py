@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import header
+from common import free_port, header
 
 from placecode.demo.district import ZHENNAN
 from placecode.demo.population import RESIDENTS
@@ -43,12 +42,6 @@ TABLES = (
     "venue_hourly_counts",
     "companions",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def peak_memory_mib(pid: int) -> float:

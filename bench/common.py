@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import statistics
 import tempfile
 import time
@@ -15,6 +16,13 @@ from typing import Any
 from placecode import db
 from placecode.config import Settings, load_settings
 from placecode.region import service as region
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for a server the benchmark starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def machine() -> str:
