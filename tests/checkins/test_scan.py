@@ -155,6 +155,54 @@ def test_bad_person_tokens_are_refused(
     assert scan(client, f"{header}.{payload}x.{signature}", market_code).status_code == 401
 
 
+def test_a_scan_that_does_not_fit_is_a_clear_422_and_writes_nothing(
+    client: TestClient, session: Session, market_code: str
+) -> None:
+    """The scan's route reads its own body (a LeanRoute): a body that does not fit gets the
+    same answer as on any other route, naming the field."""
+    token = sign_in_citizen(client)
+    before = session.scalar(select(func.count()).select_from(CheckIn))
+
+    def refused(content: bytes, content_type: str | None = "application/json") -> dict:  # type: ignore[type-arg]
+        headers = bearer(token) | ({"Content-Type": content_type} if content_type else {})
+        response = client.post("/api/v1/checkins", content=content, headers=headers)
+        assert response.status_code == 422, response.text
+        body: dict = response.json()  # type: ignore[type-arg]
+        assert body["error"] == "invalid_request"
+        return body
+
+    assert refused(b'{"venue_code": "x"', "application/json")["details"][0]["field"] == "body"
+    assert refused(b"")["details"][0]["field"] == "body"
+    assert refused(b'{"venue_code": 7}')["details"][0]["field"] == "venue_code"
+    assert refused(b'{"venue_code": "x", "channel": "telegram"}')["details"][0]["field"] == (
+        "channel"
+    )
+    assert refused(b'{"venue_code": "x", "surprise": 1}')["details"][0]["field"] == "surprise"
+    assert refused(b"\xff\xfe")["details"][0]["field"] == "body"
+    untyped = refused(f'{{"venue_code": "{market_code}"}}'.encode(), None)
+    assert "Content-Type: application/json" in untyped["message"]
+    form = refused(b"venue_code=x", "application/x-www-form-urlencoded")
+    assert "JSON" in form["message"]
+    # A JSON media type with parameters or a +json suffix is JSON.
+    response = client.post(
+        "/api/v1/checkins",
+        content=f'{{"venue_code": "{market_code}"}}'.encode(),
+        headers=bearer(token) | {"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert response.status_code == 201, response.text
+    assert session.scalar(select(func.count()).select_from(CheckIn)) == before + 1
+
+
+def test_the_scan_route_is_documented_with_its_body_and_answer(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/api/v1/checkins"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"].endswith("/CheckInRequest")
+    assert {"200", "201", "422"} <= set(operation["responses"])
+    assert operation["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ScanResult"
+    )
+
+
 def test_a_refused_venue_code_is_refused_at_the_scan(
     client: TestClient, venue_manager: Persona, market_code: str, zhennan_market: Venue
 ) -> None:
