@@ -147,7 +147,7 @@ class Writer:
         while True:
             jobs = [await self._queue.get()]
             # Let the batch fill for up to the wait (one timer per batch, not per job).
-            if self._queue.qsize() < limit and wait > 0:
+            if self._pending < limit and wait > 0:
                 await asyncio.sleep(wait)
             size = len(jobs[0].visits)
             while size < limit and not self._queue.empty():

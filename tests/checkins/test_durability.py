@@ -305,7 +305,9 @@ def test_the_writers_of_two_workers_take_turns_and_none_of_their_batches_fails(
                 await writer.stop()
 
     try:
-        results = asyncio.run(write_from_both())
+        # A loop of its own, in a thread: the browser tests' driver may hold this one's.
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            results = thread.submit(asyncio.run, write_from_both()).result(timeout=60)
         failures = [item for item in results if isinstance(item, BaseException)]
         assert failures == []
         with workers[1].session() as session:
