@@ -4,20 +4,16 @@ answered only after its batch is committed.
 
 The queue is bounded: when it is full the caller gets 503 with Retry-After instead of
 memory growing without limit. On shutdown the queue is drained. One writer per worker
-process, writing from one thread, so SQLite sees one writer per process; with several
-workers on one SQLite file, the writers take turns on a file lock (`WriterTurns`).
+process, writing from one thread, so SQLite sees one writer per process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
-import os
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -64,44 +60,6 @@ class _Job:
     future: asyncio.Future[Result] = field(repr=False)
 
 
-class WriterTurns:
-    """The writers of several worker processes on one SQLite file take turns on a lock
-    file beside it.
-
-    Without it, a writer that finds the file locked sleeps in SQLite's busy handler (1, 2,
-    5, 10 ms and more between tries) and may sleep on after the other has committed; on
-    this lock it waits in the kernel and starts the moment the other is done. The kernel
-    lets go of the lock when a process ends, however it ends.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def __enter__(self) -> None:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *_exc: object) -> None:
-        assert self._fd is not None
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def writer_turns(database: Database) -> WriterTurns | None:
-    """Turns for a SQLite file (none for PostgreSQL, whose row locks need no help, nor for
-    a database in memory)."""
-    url = database.engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return WriterTurns(f"{url.database}.writer-lock")
-
-
 class Writer:
     def __init__(self, settings: Settings, database: Database) -> None:
         self.settings = settings
@@ -112,7 +70,6 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="placecode-writer")
         self._sealer: Sealer | None = None
-        self._turns = writer_turns(database)
 
     @property
     def pending(self) -> int:
@@ -187,8 +144,7 @@ class Writer:
         for position, job in enumerate(jobs):
             groups[(job.window_seconds, job.source)].append(position)
         results: list[Result] = [[] for _ in jobs]
-        turn: AbstractContextManager[None] = self._turns or nullcontext()
-        with turn, self.database.sessions() as session:
+        with self.database.sessions() as session:
             begin_write(session)
             ensure_partitions(session, days_of(visit for job in jobs for visit in job.visits))
             for (window, source), positions in groups.items():
@@ -219,5 +175,3 @@ class Writer:
         if self._task is not None:
             self._task.cancel()
         self._executor.shutdown(wait=True)
-        if self._turns is not None:
-            self._turns.close()

@@ -1,7 +1,6 @@
 """The group-commit writer under stress: an overloaded writer answers 503 and keeps its
 queue bounded; a server killed mid-load has every acknowledged check-in on disk."""
 
-import asyncio
 import os
 import signal
 import socket
@@ -19,24 +18,21 @@ from pathlib import Path
 import httpx
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import create_engine, func, make_url, select
+from sqlalchemy import create_engine, make_url, select
 
 from placecode.accounts.models import Role
 from placecode.accounts.principal import Principal
 from placecode.checkins.models import CheckIn
-from placecode.checkins.store import Visit, epoch
-from placecode.checkins.writer import Result, Writer
 from placecode.clock import clock
 from placecode.config import Settings, load_settings
 from placecode.db import Database
 from placecode.people import identity
 from placecode.people.identity import external_token
-from placecode.people.service import person_key_of, read_details
 from placecode.signing import Keyring
 from placecode.venues import service as venues
 from placecode.venues.codes import CodeBook
 from placecode.venues.schemas import VenueCreate
-from tests.conftest import BACKEND, Databases, make_venue, prepare, running_server
+from tests.conftest import BACKEND, Databases, running_server
 
 PLACECODE = str(Path(sys.executable).parent / "placecode")
 ADMIN = Principal(0, "test", "test", Role.district_admin, None, "cli")
@@ -260,61 +256,3 @@ def test_a_killed_server_keeps_every_acknowledged_check_in(
     assert len(acknowledged) < len(tokens)  # it really died mid-way
     assert stored_ids(url, acknowledged) == set(acknowledged)
     assert BACKEND in url or url.startswith("sqlite")
-
-
-def test_the_writers_of_two_workers_take_turns_and_none_of_their_batches_fails(
-    databases: Databases, make_settings: Callable[..., Settings], authority: tuple[Path, Path]
-) -> None:
-    """Two worker processes' writers on one database, writing at the same moments. On
-    SQLite they take turns on a lock file beside it, so not even a writer that may not
-    wait at all for SQLite's lock (busy timeout 0) finds it taken."""
-    settings = make_settings(
-        database_url=databases.new_url(),
-        sqlite_busy_timeout_ms=0,
-        writer_max_wait_ms=0,  # batches of one or a few: as many turns as can be
-    )
-    workers = [Database.connect(settings), Database.connect(settings)]
-    prepare(workers[0].engine)
-    with workers[0].session() as session:
-        venue = make_venue(session, "轮流菜场", "taopu", "wet_market")
-
-    def visit(number: int) -> Visit:
-        details = read_details(doc_type="passport", doc_number=f"T{number:08d}", name="Turns")
-        return Visit(
-            person_key=person_key_of(settings, details.document),
-            venue_id=venue.id,
-            scanned_at=epoch(clock.now()),
-            channel="wechat",
-            colour="green",
-            entry_allowed=True,
-            details=details,
-        )
-
-    async def write_from_both() -> list[Result | BaseException]:
-        writers = [Writer(settings, database) for database in workers]
-        try:
-            return await asyncio.gather(
-                *(
-                    writers[number % 2].submit([visit(number)], window_seconds=300, source="t")
-                    for number in range(120)
-                ),
-                return_exceptions=True,
-            )
-        finally:
-            for writer in writers:
-                await writer.stop()
-
-    try:
-        # A loop of its own, in a thread: the browser tests' driver may hold this one's.
-        with ThreadPoolExecutor(max_workers=1) as thread:
-            results = thread.submit(asyncio.run, write_from_both()).result(timeout=60)
-        failures = [item for item in results if isinstance(item, BaseException)]
-        assert failures == []
-        with workers[1].session() as session:
-            stored = session.scalar(
-                select(func.count()).select_from(CheckIn).where(CheckIn.venue_id == venue.id)
-            )
-        assert stored == 120
-    finally:
-        for database in workers:
-            database.dispose()
