@@ -124,15 +124,36 @@ BULK_CACHE_KIB = 1 << 18  # a bulk session's page cache: 256 MiB (1 GiB was no f
 
 @dataclass
 class Database:
-    """One engine and its session factory, owned by the app or the command that made it."""
+    """One engine and its session factories, owned by the app or the command that made it.
+
+    `write_sessions` are for a unit of work that reads and then writes (a staff request
+    that changes something): on SQLite their transaction begins IMMEDIATE, taking the
+    write lock before the first read. A transaction that read first and wrote later
+    would find its snapshot stale whenever another writer (the check-in writer, every few
+    milliseconds) had committed in between, and SQLite refuses that at once, "database is
+    locked", without waiting. Without a factory of its own (tests' savepoint sessions),
+    `sessions` serves for both.
+    """
 
     engine: Engine
     sessions: sessionmaker[Session]
+    write_sessions: sessionmaker[Session] | None = None
 
     @classmethod
     def connect(cls, settings: Settings, url: str | None = None) -> Database:
         engine = make_engine(settings, url)
-        return cls(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+        return cls(
+            engine=engine,
+            sessions=sessionmaker(engine, expire_on_commit=False),
+            write_sessions=sessionmaker(
+                engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+            ),
+        )
+
+    def session_for(self, *, write: bool) -> Session:
+        """A new session, from `write_sessions` if it is to write and there are some."""
+        factory = self.write_sessions if write and self.write_sessions else self.sessions
+        return factory()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -18,9 +18,8 @@ from placecode.accounts.models import ROLE_LABELS, Role
 from placecode.accounts.principal import Principal
 from placecode.errors import Forbidden, Unauthorized
 from placecode.i18n import _
-from placecode.web.deps import SessionDep
+from placecode.web.deps import SAFE_METHODS, SessionDep
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 

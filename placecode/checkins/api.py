@@ -35,7 +35,7 @@ from placecode.i18n import _
 from placecode.people.auth import CurrentPerson, current_person, get_identities
 from placecode.people.service import person_key_of, read_details
 from placecode.region.models import EntryPolicy
-from placecode.tables import ImportReport
+from placecode.tables import ImportReport, Row, RowProblem
 from placecode.venues import service as venues
 from placecode.venues.api import get_codebook
 from placecode.venues.codes import VenueSnapshot, check_usable
@@ -296,31 +296,36 @@ async def import_logbook(
     content: bytes,
     dry_run: bool,
 ) -> ImportReport:
-    """Check every row; write the good ones together (through the writer); report the rest."""
+    """Check every row; write the good ones together (through the writer); report the rest.
+
+    The rows' venues are looked up in a reading session of its own: the request's session
+    (a writing one) would hold SQLite's write lock, and every scan, while a big file is
+    checked."""
     codebook = get_codebook(request)
     allowed: dict[str, VenueSnapshot] = {}
 
-    def venue_allowed(venue_id: str) -> bool:
-        venue = codebook.snapshot(session=session, venue_id=venue_id)
-        if venue is None or venue.status == "revoked":
-            return False
-        if principal.covers(
-            street=venue.street_code,
-            department=venue.department_code,
-            organisation=venue.organisation_id,
-            venue=venue.id,
-        ):
-            allowed[venue.id] = venue
-            return True
-        return False
+    def read_rows() -> tuple[list[Row], list[service.LogbookRow], list[RowProblem]]:
+        with request.app.state.db.sessions() as reading:
 
-    rows, good, problems = await run_in_threadpool(
-        service.read_logbook,
-        settings=settings,
-        filename=filename,
-        content=content,
-        venue_allowed=venue_allowed,
-    )
+            def venue_allowed(venue_id: str) -> bool:
+                venue = codebook.snapshot(session=reading, venue_id=venue_id)
+                if venue is None or venue.status == "revoked":
+                    return False
+                if principal.covers(
+                    street=venue.street_code,
+                    department=venue.department_code,
+                    organisation=venue.organisation_id,
+                    venue=venue.id,
+                ):
+                    allowed[venue.id] = venue
+                    return True
+                return False
+
+            return service.read_logbook(
+                settings=settings, filename=filename, content=content, venue_allowed=venue_allowed
+            )
+
+    rows, good, problems = await run_in_threadpool(read_rows)
     visits = service.logbook_visits(
         settings=settings,
         statuses=await current_statuses(request),

@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from placecode.accounts.authz import SAFE_METHODS, check_csrf
+from placecode.accounts.authz import check_csrf
 from placecode.accounts.security import TOKEN_PREFIX
 from placecode.errors import Unauthorized
 from placecode.i18n import _
 from placecode.people.identity import IdentityBook, PersonClaim
+from placecode.web.deps import SAFE_METHODS
 
 PERSON_COOKIE = "placecode_person"
 

@@ -23,6 +23,8 @@ from placecode.db import Database
 from placecode.errors import InvalidInput, PlaceCodeError
 from placecode.i18n import _
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # requests that change nothing
+
 
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
@@ -37,11 +39,13 @@ async def get_database(request: Request) -> Database:
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request, committed before the response is sent.
 
-    An error rolls it back, except the few that must leave a trace (a failed sign-in
-    counts towards the lock-out although the request fails).
+    A request that may change something (any method but GET, HEAD and OPTIONS) gets a
+    session that writes (on SQLite: the write lock taken before its first read; see
+    `Database`). An error rolls it back, except the few that must leave a trace (a failed
+    sign-in counts towards the lock-out although the request fails).
     """
     database: Database = request.app.state.db
-    session = database.sessions()
+    session = database.session_for(write=request.method not in SAFE_METHODS)
     try:
         yield session
     except PlaceCodeError as exc:

@@ -1,15 +1,20 @@
 """The web app's common ground: health, metrics, security headers, error bodies, docs."""
 
 import gc
+import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from placecode.accounts.models import Role
 from placecode.config import Settings
 from placecode.db import Database
 from placecode.web.app import GC_THRESHOLDS, create_app
 from placecode.web.middleware import CONTENT_SECURITY_POLICY
-from tests.conftest import Persona
+from tests.conftest import Databases, Persona, make_persona, prepare
 
 
 def test_healthz_answers_when_the_database_does(client: TestClient) -> None:
@@ -137,3 +142,57 @@ def test_a_nul_character_is_refused_not_crashed_on(
     )
     assert created.status_code == 422
     assert created.json()["details"][0]["field"] == "display_name"
+
+
+def test_a_staff_change_goes_through_while_other_writers_commit_all_the_time(
+    databases: Databases, make_settings: Callable[..., Settings], authority: tuple[Path, Path]
+) -> None:
+    """Registering a venue reads, then writes. On SQLite, a transaction that began by
+    reading is refused at once ("database is locked") if another writer committed in the
+    meantime, and the check-in writer commits every few milliseconds at a busy hour: under
+    scan load nearly every staff change failed with 503. Requests that may write now take
+    the write lock first and wait their turn."""
+    settings = make_settings(database_url=databases.new_url())
+    database = Database.connect(settings)
+    prepare(database.engine)
+    with database.session() as session:
+        admin = make_persona(session, settings, "busy-hour-admin", Role.district_admin)
+    with database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE other_writes (n INTEGER)"))
+    stop = threading.Event()
+
+    def other_writer() -> None:  # as the check-in writer's batches would
+        while not stop.is_set():
+            with database.engine.begin() as connection:
+                connection.execute(text("INSERT INTO other_writes VALUES (1)"))
+            time.sleep(0.0005)
+
+    writing = threading.Thread(target=other_writer)
+    try:
+        with TestClient(
+            create_app(settings, database), base_url="https://placecode.test"
+        ) as client:
+            writing.start()
+            statuses = [
+                client.post(
+                    "/api/v1/venues",
+                    json={
+                        "name": f"繁忙时段店{number}",
+                        "address": "桃浦路1号",
+                        "street": "taopu",
+                        "category": "shop",
+                        "operator_name": "繁忙时段店",
+                    },
+                    headers=admin.auth,
+                ).status_code
+                for number in range(20)
+            ]
+        assert statuses == [201] * 20
+    finally:
+        stop.set()
+        if writing.is_alive():
+            writing.join(timeout=10)
+        database.dispose()
+    with database.engine.connect() as connection:
+        # The other writer did keep committing between the requests.
+        assert connection.execute(text("SELECT count(*) FROM other_writes")).scalar_one() >= 10
