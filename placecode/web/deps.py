@@ -88,7 +88,7 @@ class LeanRoute(APIRoute):
     Its endpoint is `async def endpoint(body: Model, request: Request) -> Response`: the
     body is read here with the model's own JSON validator, and a body that does not fit is
     the same 422 as anywhere else. For the scan, the busiest route, where that machinery
-    costs about a sixth of a check-in (bench/bench_checkins.py); everything else keeps
+    costs about a fifth of a check-in (bench/bench_checkins.py); everything else keeps
     FastAPI's dependencies.
     """
 
@@ -102,7 +102,8 @@ class LeanRoute(APIRoute):
         )
 
         async def handle(request: Request) -> Response:
-            content_type = request.headers.get("content-type", "").split(";", 1)[0].strip()
+            media_type = request.headers.get("content-type", "").split(";", 1)[0]
+            content_type = media_type.strip().lower()
             if content_type != "application/json" and not content_type.endswith("+json"):
                 raise RequestValidationError(
                     [

@@ -190,6 +190,12 @@ def test_a_scan_that_does_not_fit_is_a_clear_422_and_writes_nothing(
         headers=bearer(token) | {"Content-Type": "application/json; charset=utf-8"},
     )
     assert response.status_code == 201, response.text
+    response = client.post(  # media types are not case-sensitive
+        "/api/v1/checkins",
+        content=f'{{"venue_code": "{market_code}"}}'.encode(),
+        headers=bearer(token) | {"Content-Type": "Application/JSON"},
+    )
+    assert response.status_code == 200, response.text  # the same scan again: a repeat
     assert session.scalar(select(func.count()).select_from(CheckIn)) == before + 1
 
 
