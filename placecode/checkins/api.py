@@ -298,9 +298,10 @@ async def import_logbook(
 ) -> ImportReport:
     """Check every row; write the good ones together (through the writer); report the rest.
 
-    The rows' venues are looked up in a reading session of its own: the request's session
-    (a writing one) would hold SQLite's write lock, and every scan, while a big file is
-    checked."""
+    The request's session (a writing one, begun by signing the caller in) ends first, and
+    the rows' venues are looked up in a reading session of its own: otherwise SQLite's
+    write lock, and every scan, would be held while a big file is checked."""
+    await release(session)
     codebook = get_codebook(request)
     allowed: dict[str, VenueSnapshot] = {}
 
@@ -336,7 +337,6 @@ async def import_logbook(
     )
     unchanged = 0
     if visits and not dry_run:
-        await release(session)
         stored = await get_writer(request).submit(visits, window_seconds=0, source="paper")
         unchanged = sum(1 for item in stored if isinstance(item, Stored) and item.duplicate)
     return ImportReport(
