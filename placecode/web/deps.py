@@ -94,17 +94,15 @@ class LeanRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = self.endpoint
-        hints = get_type_hints(endpoint)
         model: type[BaseModel] = next(
             hint
-            for hint in hints.values()
+            for hint in get_type_hints(endpoint).values()
             if isinstance(hint, type) and issubclass(hint, BaseModel)
         )
 
         async def handle(request: Request) -> Response:
-            media_type = request.headers.get("content-type", "").split(";", 1)[0]
-            content_type = media_type.strip().lower()
-            if content_type != "application/json" and not content_type.endswith("+json"):
+            media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if media != "application/json" and not media.endswith("+json"):
                 raise RequestValidationError(
                     [
                         {
