@@ -4,7 +4,7 @@ the same middleware and server settings, that parses a small JSON body and answe
 For `bench_checkins.py --stages`, also the scan path stopped part-way, to see where a
 check-in's time goes: `person` (the person recognised), `planned` (venue, status and entry
 decision worked out, the answer built and sent, nothing written) and `sleeping-writer`
-(the same, through a group-commit writer that sleeps instead of writing).
+(the same, through a thread writer's batches, sleeping instead of writing).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from placecode.checkins import api as checkins_api
 from placecode.checkins import service
 from placecode.checkins.schemas import CheckInRequest
 from placecode.checkins.store import Stored
-from placecode.checkins.writer import Result, Writer, _Job
+from placecode.checkins.writer import Result, ThreadWriter, _Job
 from placecode.health.api import current_statuses
 from placecode.people.auth import current_person
 from placecode.venues.api import get_codebook
@@ -36,12 +36,12 @@ class Pong(BaseModel):
     length: int
 
 
-class SleepingWriter(Writer):
-    """Batches as the real writer does, then sleeps as long as a commit takes."""
+class SleepingWriter(ThreadWriter):
+    """Batches as the thread writer does, then sleeps as long as a commit takes."""
 
     def _write(self, jobs: list[_Job]) -> list[Result]:
         time.sleep(0.005)
-        return [[Stored(0, 0, False) for _visit in job.visits] for job in jobs]
+        return [[Stored(0, 0, False) for _visit in job.order.visits] for job in jobs]
 
 
 async def planned(body: CheckInRequest, request: Request) -> service.Scan:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -214,16 +215,22 @@ def prepare(url: str, workdir: Path, people: int, venue_count: int) -> tuple[dic
     return env, pairs
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (uvicorn's workers, and each one's writer)."""
+    tree = [pid]
+    for one in tree:
+        try:
+            for task in Path(f"/proc/{one}/task").iterdir():
+                tree += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return tree
+
+
 def rss_kib(pid: int) -> int:
-    """Resident memory of a process and its children."""
+    """Resident memory of a process and its descendants."""
     total = 0
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(child) for child in children]
-    except OSError:
-        pass
-    for one in pids:
+    for one in process_tree(pid):
         try:
             for line in Path(f"/proc/{one}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -231,6 +238,35 @@ def rss_kib(pid: int) -> int:
         except OSError:
             pass
     return total
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time used so far by the server's processes: the writers' apart from the rest."""
+    used = {"server": 0.0, "writer": 0.0}
+    for one in process_tree(pid):
+        try:
+            stat = Path(f"/proc/{one}/stat").read_text()
+            command = Path(f"/proc/{one}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        kind = "writer" if b"writer_process" in command else "server"
+        used[kind] += (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    return used
+
+
+def writer_totals(base: str) -> dict[str, float]:
+    """The writer's batch and commit-time sums and counts, as /metrics has them so far."""
+    totals: dict[str, float] = {}
+    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
+        name, _space, value = line.partition(" ")
+        writer = name.startswith(("placecode_writer_batch_size", "placecode_writer_commit_seconds"))
+        if writer and name.endswith(("_sum", "_count")):
+            totals[name] = totals.get(name, 0.0) + float(value)
+    return totals
 
 
 def wrk(
@@ -292,6 +328,8 @@ def measure(
     paced_rate: int = 0,
 ) -> dict[str, dict[str, float]]:
     port = free_port()
+    if workers > 1:  # /metrics adds up the workers' figures, as `placecode serve` has it
+        env = {**env, "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="pc-bench-metrics-")}
     server = subprocess.Popen(
         [
             str(VENV_BIN / "python"),
@@ -357,8 +395,32 @@ def measure(
                         str(pairs),
                         think_ms=think_ms,
                     )
+                elif name == "checkins":  # with where the CPU went, and the batches
+                    cpu_before, writer_before = cpu_seconds(server.pid), writer_totals(base)
+                    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    started = time.monotonic()
+                    figures = wrk(
+                        "checkins.lua", f"{base}/api/v1/checkins", duration, connections, str(pairs)
+                    )
+                    wall = time.monotonic() - started
+                    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    figures["cpu_wrk"] = (
+                        wrk_after.ru_utime
+                        + wrk_after.ru_stime
+                        - wrk_before.ru_utime
+                        - wrk_before.ru_stime
+                    ) / wall
+                    cpu_after, writer_after = cpu_seconds(server.pid), writer_totals(base)
+                    for kind in cpu_after:
+                        figures[f"cpu_{kind}"] = (cpu_after[kind] - cpu_before[kind]) / wall
+                    delta = {k: writer_after[k] - writer_before.get(k, 0.0) for k in writer_after}
+                    batches = delta.get("placecode_writer_batch_size_count", 0) or 1
+                    figures["batch"] = delta.get("placecode_writer_batch_size_sum", 0) / batches
+                    figures["commit_ms"] = (
+                        delta.get("placecode_writer_commit_seconds_sum", 0) / batches * 1000
+                    )
                 else:
-                    path = "/api/v1/checkins" if name == "checkins" else f"/bench/stages/{name}"
+                    path = f"/bench/stages/{name}"
                     figures = wrk("checkins.lua", base + path, duration, connections, str(pairs))
                 runs[name].append(figures)
         running[0] = False
@@ -431,6 +493,14 @@ def main() -> None:
                     f"repeated {checkins.get('repeated', 0):.0f} "
                     f"failed {checkins.get('failed', 0):.0f} | "
                     f"peak memory {checkins['peak_rss_mib']:.0f} MiB",
+                    flush=True,
+                )
+                print(
+                    f"{'':10} check-ins: CPU of the server processes "
+                    f"{checkins['cpu_server']:.0%}, of the writers' {checkins['cpu_writer']:.0%}, "
+                    f"of wrk {checkins['cpu_wrk']:.0%} (of one core); "
+                    f"batches of {checkins['batch']:.1f} check-ins, "
+                    f"{checkins['commit_ms']:.2f} ms each",
                     flush=True,
                 )
                 if args.paced_rate:

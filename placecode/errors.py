@@ -31,6 +31,18 @@ class PlaceCodeError(Exception):
         self.details = details
         self.headers = headers or {}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole, whatever a subclass's __init__ asks for: the check-in writer's
+        # process sends these back to the server.
+        return (_rebuilt, (type(self), dict(self.__dict__)))
+
+
+def _rebuilt(kind: type[PlaceCodeError], state: dict[str, Any]) -> PlaceCodeError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, state["message"])
+    error.__dict__.update(state)
+    return error
+
 
 class InvalidInput(PlaceCodeError):
     status = 422

@@ -407,6 +407,7 @@ class LiveServer:
     url: str
     database: db.Database
     settings: Settings
+    app: FastAPI
 
     def add_user(self, username: str, role: Role, scope: str | None = None) -> str:
         """Commit a user to the server's database; return their password."""
@@ -438,7 +439,9 @@ def running_server(settings: Settings) -> Iterator[LiveServer]:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{port}", database=database, settings=settings)
+        yield LiveServer(
+            url=f"http://127.0.0.1:{port}", database=database, settings=settings, app=app
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=20)

@@ -3,18 +3,32 @@ few milliseconds, or at a size limit) together with the hourly counts, and each 
 answered only after its batch is committed.
 
 The queue is bounded: when it is full the caller gets 503 with Retry-After instead of
-memory growing without limit. On shutdown the queue is drained. One writer per worker
-process, writing from one thread, so SQLite sees one writer per process.
+memory growing without limit. On shutdown the queue is drained.
+
+Each server process has one writer. It writes from a process of its own
+(`writer_process.py`) whenever the database can be opened from another process: the
+server's event loop then plans the next scans while a batch is committed, on the other
+core, instead of trading the interpreter lock with a writing thread (docs/benchmarks.md).
+A database only this process can see (tests' transactions, an in-memory SQLite) is written
+from a thread instead. Either way SQLite sees one writer per server process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import itertools
 import logging
+import os
+import socket
+import subprocess
+import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import cast
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -26,6 +40,7 @@ from placecode.checkins.store import (
     ensure_partitions,
     store_visits,
 )
+from placecode.checkins.writer_process import frame, unframe
 from placecode.config import Settings
 from placecode.db import Database
 from placecode.errors import PlaceCodeError, Unavailable
@@ -48,39 +63,96 @@ COMMIT_SECONDS = Histogram(
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 REFUSED = Counter("placecode_writer_refused_total", "Check-ins refused because the queue was full")
+RESTARTS = Counter(
+    "placecode_writer_restarts_total", "Times the writer's process was found gone and restarted"
+)
 
 Result = list[Stored | PlaceCodeError]
+# What a batch's job comes to: its results, an error for all of it, or None when the
+# batch failed for a reason of the server's (the caller is told to try again).
+Outcome = Result | PlaceCodeError | None
+
+
+@dataclass(frozen=True)
+class Order:
+    """Visits to be written in one go, as one request asked."""
+
+    visits: list[Visit]
+    window_seconds: int
+    source: str
 
 
 @dataclass
 class _Job:
-    visits: list[Visit]
-    window_seconds: int
-    source: str
-    future: asyncio.Future[Result] = field(repr=False)
+    order: Order
+    future: asyncio.Future[Outcome] = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.order.visits)
+
+
+def write_batch(
+    *, database: Database, settings: Settings, sealer: Sealer, orders: Sequence[Order]
+) -> list[Result]:
+    """Write the orders in one transaction, returning each one's results."""
+    groups: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for position, order in enumerate(orders):
+        groups[(order.window_seconds, order.source)].append(position)
+    results: list[Result] = [[] for _ in orders]
+    with database.sessions() as session:
+        begin_write(session)
+        ensure_partitions(session, days_of(visit for order in orders for visit in order.visits))
+        for (window, source), positions in groups.items():
+            visits = [visit for position in positions for visit in orders[position].visits]
+            stored = store_visits(
+                session=session,
+                settings=settings,
+                sealer=sealer,
+                visits=visits,
+                window_seconds=window,
+                source=source,
+            )
+            offset = 0
+            for position in positions:
+                count = len(orders[position].visits)
+                results[position] = stored[offset : offset + count]
+                offset += count
+        session.commit()
+    return results
+
+
+def observe_batch(size: int, seconds: float) -> None:
+    BATCH_SIZE.observe(size)
+    COMMIT_SECONDS.observe(seconds)
+
+
+def in_callers_language(error: PlaceCodeError) -> PlaceCodeError:
+    """The writer's errors are written in English (message ids); the caller's language."""
+    translated = copy.copy(error)
+    translated.message = _(error.message)
+    translated.args = (translated.message,)
+    return translated
 
 
 class Writer:
-    def __init__(self, settings: Settings, database: Database) -> None:
+    """What both writers share: the bound on the queue, the answers, the shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.database = database
-        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._pending = 0
         self._accepting = True
-        self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="placecode-writer")
-        self._sealer: Sealer | None = None
 
     @property
     def pending(self) -> int:
         return self._pending
 
-    def _ensure_running(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+    async def start(self) -> None:
+        """Be ready to write (the server calls it at start-up; `submit` does when needed)."""
 
     async def submit(self, visits: list[Visit], *, window_seconds: int, source: str) -> Result:
         """Queue visits and wait until they are committed (all of them in one transaction)."""
+        await self.start()
         if not self._accepting:
             raise Unavailable(_("The server is shutting down; try again."), code="shutting_down")
         if self._pending + len(visits) > self.settings.writer_queue_max:
@@ -90,12 +162,73 @@ class Writer:
                 retry_after=1,
                 code="overloaded",
             )
-        self._ensure_running()
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._pending += len(visits)
-        QUEUE_DEPTH.inc(len(visits))
-        self._queue.put_nowait(_Job(list(visits), window_seconds, source, future))
-        return await future
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        job = _Job(Order(list(visits), window_seconds, source), future)
+        self._pending += job.size
+        QUEUE_DEPTH.inc(job.size)
+        self._send(job)
+        outcome = await future
+        if outcome is None:
+            raise Unavailable(
+                _("The check-in could not be saved just now; try again."),
+                retry_after=1,
+                code="write_failed",
+            )
+        if isinstance(outcome, PlaceCodeError):
+            raise in_callers_language(outcome)
+        return [
+            in_callers_language(item) if isinstance(item, PlaceCodeError) else item
+            for item in outcome
+        ]
+
+    def _send(self, job: _Job) -> None:
+        raise NotImplementedError
+
+    def _settle(self, job: _Job, outcome: Outcome) -> None:
+        if not job.future.done():  # its caller may have gone
+            job.future.set_result(outcome)
+        self._pending -= job.size
+        QUEUE_DEPTH.dec(job.size)
+
+    async def stop(self) -> None:
+        """Stop taking check-ins, write what is queued, then end."""
+        self._accepting = False
+        while self._pending:
+            await asyncio.sleep(0.005)
+
+
+def make_writer(settings: Settings, database: Database) -> Writer:
+    """The process writer where another process can open the database, else the thread one."""
+    in_memory = database.engine.url.drivername.startswith("sqlite") and (
+        database.engine.url.database in (None, "", ":memory:")
+    )
+    if database.write_sessions is None or in_memory:
+        return ThreadWriter(settings, database)
+    return ProcessWriter(settings)
+
+
+def failure_of(exc: Exception) -> Outcome:
+    """What the jobs of a batch that raised `exc` are told."""
+    if isinstance(exc, PlaceCodeError):
+        return exc
+    return None
+
+
+class ThreadWriter(Writer):
+    """Writes from a thread of this process, batches gathered by the event loop."""
+
+    def __init__(self, settings: Settings, database: Database) -> None:
+        super().__init__(settings)
+        self.database = database
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="placecode-writer")
+        self._sealer: Sealer | None = None
+
+    def _send(self, job: _Job) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        self._queue.put_nowait(job)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -106,72 +239,162 @@ class Writer:
             # Let the batch fill for up to the wait (one timer per batch, not per job).
             if self._pending < limit and wait > 0:
                 await asyncio.sleep(wait)
-            size = len(jobs[0].visits)
+            size = jobs[0].size
             while size < limit and not self._queue.empty():
                 job = self._queue.get_nowait()
                 jobs.append(job)
-                size += len(job.visits)
+                size += job.size
+            outcomes: Sequence[Outcome]
             try:
-                results = await loop.run_in_executor(self._executor, self._write, jobs)
+                outcomes = await loop.run_in_executor(self._executor, self._write, jobs)
             except Exception as exc:  # every job of the batch learns it was not written
                 log.exception("batch of %d check-ins not written", size)
-                failure = (
-                    exc
-                    if isinstance(exc, PlaceCodeError)
-                    else Unavailable(
-                        _("The check-in could not be saved just now; try again."),
-                        retry_after=1,
-                        code="write_failed",
-                    )
-                )
-                for job in jobs:
-                    if not job.future.done():
-                        job.future.set_exception(failure)
-            else:
-                for job, result in zip(jobs, results, strict=True):
-                    if not job.future.done():
-                        job.future.set_result(result)
-            finally:
-                self._pending -= size
-                QUEUE_DEPTH.dec(size)
+                outcomes = [failure_of(exc)] * len(jobs)
+            for job, outcome in zip(jobs, outcomes, strict=True):
+                self._settle(job, outcome)
 
     def _write(self, jobs: list[_Job]) -> list[Result]:
-        """One transaction for the whole batch (runs on the writer thread)."""
         started = time.perf_counter()
         if self._sealer is None:
             self._sealer = load_sealer(self.settings)
-        groups: dict[tuple[int, str], list[int]] = defaultdict(list)
-        for position, job in enumerate(jobs):
-            groups[(job.window_seconds, job.source)].append(position)
-        results: list[Result] = [[] for _ in jobs]
-        with self.database.sessions() as session:
-            begin_write(session)
-            ensure_partitions(session, days_of(visit for job in jobs for visit in job.visits))
-            for (window, source), positions in groups.items():
-                visits = [visit for position in positions for visit in jobs[position].visits]
-                stored = store_visits(
-                    session=session,
-                    settings=self.settings,
-                    sealer=self._sealer,
-                    visits=visits,
-                    window_seconds=window,
-                    source=source,
-                )
-                offset = 0
-                for position in positions:
-                    count = len(jobs[position].visits)
-                    results[position] = stored[offset : offset + count]
-                    offset += count
-            session.commit()
-        BATCH_SIZE.observe(sum(len(job.visits) for job in jobs))
-        COMMIT_SECONDS.observe(time.perf_counter() - started)
+        results = write_batch(
+            database=self.database,
+            settings=self.settings,
+            sealer=self._sealer,
+            orders=[job.order for job in jobs],
+        )
+        observe_batch(sum(job.size for job in jobs), time.perf_counter() - started)
         return results
 
     async def stop(self) -> None:
-        """Stop taking check-ins, write what is queued, then end."""
-        self._accepting = False
-        while self._pending:
-            await asyncio.sleep(0.005)
+        await super().stop()
         if self._task is not None:
             self._task.cancel()
         self._executor.shutdown(wait=True)
+
+
+class _Link(asyncio.Protocol):
+    """The server's end of the socket to the writer's process."""
+
+    def __init__(self, writer: ProcessWriter) -> None:
+        self.writer = writer
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        for answers, batches in unframe(self._buffer):
+            self.writer._answered(answers, batches)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.writer._lost(self)
+
+
+class ProcessWriter(Writer):
+    """Writes from a process of its own, which gathers the batches as they come.
+
+    The server sends each job over a socket pair as soon as the event loop is free (the
+    jobs of one loop turn in one message) and the process answers each batch once it is
+    committed. Should the process die, the jobs it had are answered 503 (they may or may
+    not have been written; the dedupe window makes a retry harmless) and the next check-in
+    starts a new one.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._starting = asyncio.Lock()
+        self._link: _Link | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._jobs: dict[int, _Job] = {}
+        self._ids = itertools.count()
+        self._outbox: list[tuple[int, Order]] = []
+        self._started_once = False
+
+    @property
+    def process_id(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def _connected(self) -> bool:
+        return self._link is not None
+
+    async def start(self) -> None:
+        if self._connected() or not self._accepting:
+            return
+        async with self._starting:
+            if self._connected():  # another caller started it meanwhile
+                return
+            if self._process is not None:  # the one before is gone: collect it
+                await asyncio.to_thread(self._process.wait)
+            ours, theirs = socket.socketpair()
+            with theirs:
+                # Its own metrics files would only add zeros: it sends its figures here.
+                env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+                self._process = subprocess.Popen(  # noqa: S603  (our own module, no shell)
+                    [
+                        sys.executable,
+                        "-m",
+                        "placecode.checkins.writer_process",
+                        str(theirs.fileno()),
+                    ],
+                    pass_fds=(theirs.fileno(),),
+                    env=env,
+                )
+            ours.sendall(frame(self.settings))
+            ours.setblocking(False)
+            _transport, self._link = await asyncio.get_running_loop().create_unix_connection(
+                lambda: _Link(self), sock=ours
+            )
+            if self._started_once:
+                RESTARTS.inc()
+            self._started_once = True
+            log.info("check-in writer started as process %d", self._process.pid)
+
+    def _send(self, job: _Job) -> None:
+        job_id = next(self._ids)
+        self._jobs[job_id] = job
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.append((job_id, job.order))
+
+    def _flush(self) -> None:
+        outbox, self._outbox = self._outbox, []
+        if self._link is not None and self._link.transport is not None:
+            self._link.transport.write(frame(outbox))
+        # else the link was lost, and with it every job was answered
+
+    def _answered(
+        self, answers: list[tuple[int, Outcome]], batches: list[tuple[int, float]]
+    ) -> None:
+        for size, seconds in batches:
+            observe_batch(size, seconds)
+        for job_id, outcome in answers:
+            job = self._jobs.pop(job_id, None)
+            if job is not None:
+                self._settle(job, outcome)
+
+    def _lost(self, link: _Link) -> None:
+        if link is not self._link:
+            return
+        self._link = None
+        if self._accepting:
+            log.error("the check-in writer's process ended with %d jobs open", len(self._jobs))
+        jobs, self._jobs = self._jobs, {}
+        for job in jobs.values():
+            self._settle(job, None)
+
+    async def stop(self) -> None:
+        await super().stop()  # every job answered (or failed, if the process died)
+        link, process = self._link, self._process
+        self._link = None
+        if link is not None and link.transport is not None:
+            link.transport.close()  # the process sees the end of its input and leaves
+        if process is not None:
+            try:
+                await asyncio.to_thread(process.wait, 30)
+            except subprocess.TimeoutExpired:
+                log.error("the check-in writer's process did not end; killing it")
+                process.kill()
+                await asyncio.to_thread(process.wait)

@@ -30,7 +30,7 @@ from placecode.checkins import pages as checkins_pages
 from placecode.checkins import tasks as checkins_tasks
 from placecode.checkins.service import ScanLimiter
 from placecode.checkins.store import DAY, ensure_partitions, epoch
-from placecode.checkins.writer import Writer
+from placecode.checkins.writer import make_writer
 from placecode.clock import clock
 from placecode.config import Settings, get_settings
 from placecode.db import Database
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         # waits for another to load them while holding a database connection.
         await asyncio.to_thread(warm_up, app)
         tune_garbage_collector()
+        await app.state.writer.start()
         jobs = None
         if settings.scheduler:
             jobs = asyncio.create_task(
@@ -137,7 +138,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.identities = IdentityBook(settings, app.state.keyring)
     app.state.statuses = StatusBook(settings)
     app.state.limiter = ScanLimiter(settings.scan_max_venues_per_minute)
-    app.state.writer = Writer(settings, database)
+    app.state.writer = make_writer(settings, database)
 
     app.add_middleware(
         SessionMiddleware,

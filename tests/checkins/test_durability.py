@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, make_url, select
 from placecode.accounts.models import Role
 from placecode.accounts.principal import Principal
 from placecode.checkins.models import CheckIn
+from placecode.checkins.writer import ProcessWriter
 from placecode.clock import clock
 from placecode.config import Settings, load_settings
 from placecode.db import Database
@@ -165,6 +166,53 @@ def test_an_overloaded_writer_answers_503_and_loses_nothing_acknowledged(
     acknowledged = [r.json()["people"][0]["check_in_id"] for r in responses if r.status_code == 201]
     assert 0 < len(acknowledged) <= settings.writer_queue_max
     assert stored_ids(url, acknowledged) == set(acknowledged)
+
+
+def test_a_killed_writer_process_fails_its_batch_and_is_replaced(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> None:
+    """The check-ins the writer's process held when it died are answered 503, not left
+    hanging, and the next check-in starts a new process."""
+    url = databases.new_url()
+    settings = make_settings(
+        database_url=url, sqlite_busy_timeout_ms=60_000, scan_max_venues_per_minute=1000
+    )
+    with running_server(settings) as server:
+        code, issuer = set_up_district(server.database, settings)
+        tokens = person_tokens(issuer, 4)
+        writer = server.app.state.writer
+        assert isinstance(writer, ProcessWriter)
+        doomed = writer.process_id
+        assert doomed is not None
+        restarts = metric(server.url, "placecode_writer_restarts_total")
+
+        def scan(token: str) -> httpx.Response:
+            return httpx.post(
+                f"{server.url}/api/v1/checkins",
+                json={"venue_code": code},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            )
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            with writes_blocked(url):
+                futures = [pool.submit(scan, token) for token in tokens[:3]]
+                deadline = time.monotonic() + 20
+                while metric(server.url, "placecode_writer_queue_depth") < 3:
+                    assert time.monotonic() < deadline, "the scans never reached the writer"
+                    time.sleep(0.05)
+                os.kill(doomed, signal.SIGKILL)
+                lost = [future.result(timeout=30) for future in futures]
+        after = scan(tokens[3])
+        assert metric(server.url, "placecode_writer_restarts_total") == restarts + 1
+
+    assert [r.status_code for r in lost] == [503, 503, 503]
+    assert {r.json()["error"] for r in lost} == {"write_failed"}
+    assert all(int(r.headers["retry-after"]) >= 1 for r in lost)
+    assert after.status_code == 201, after.text
+    assert writer.process_id not in (None, doomed)
+    check_in_id = after.json()["people"][0]["check_in_id"]
+    assert stored_ids(url, [check_in_id]) == {check_in_id}
 
 
 def test_a_killed_server_keeps_every_acknowledged_check_in(

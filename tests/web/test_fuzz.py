@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
 from placecode.accounts.models import Role
-from placecode.checkins.writer import Writer
+from placecode.checkins.writer import make_writer
 from placecode.config import Settings, load_settings
 from placecode.db import Database
 from placecode.web.app import create_app
@@ -50,7 +50,7 @@ def auth(
         admin = make_persona(session, app_settings, "fuzz-admin", Role.district_admin)
         cdc = make_persona(session, app_settings, "fuzz-cdc", Role.cdc_analyst)
     app.state.settings, app.state.db = app_settings, database
-    app.state.writer = Writer(app_settings, database)
+    app.state.writer = make_writer(app_settings, database)
     yield {Role.district_admin: admin.auth, Role.cdc_analyst: cdc.auth}
     database.dispose()
 
