@@ -68,7 +68,14 @@ class Settings(BaseSettings):
     dedupe_minutes: int = Field(default=5, ge=0, le=120)
     scan_max_venues_per_minute: int = Field(default=20, ge=1)
     writer_batch_max: int = Field(default=500, ge=1)
-    writer_max_wait_ms: float = Field(default=1.0, ge=0)
+    writer_max_wait_ms: float = Field(
+        default=1.0, ge=0, description="How long the thread writer lets a batch gather."
+    )
+    writer_process: bool = Field(
+        default=True,
+        description="Write check-ins from a process of its own (one per server process); "
+        "false: from a thread of the server's, as a database only it can see needs.",
+    )
     writer_queue_max: int = Field(default=4000, ge=1)
     retention_days: int = Field(default=28, ge=1)
 

@@ -3,7 +3,7 @@ them in batches and answers each batch once it is committed.
 
 The server starts it (`ProcessWriter` in writer.py) with one end of a socket pair; the
 messages both ways are pickles, each after its length. The first message is the server's
-settings; then come lists of `(job id, Order)`, and it answers `(answers, batches)`: each
+settings; then come lists of `(job id, packed Order)`, and it answers `(answers, batches)`: each
 job's outcome, and the size and time of each batch written. It leaves when the server's
 end closes (a shutdown, or the server killed) once it has written what it had. Signals
 for the server (Ctrl-C in a terminal, SIGTERM to the service's group) are left to the
@@ -91,6 +91,7 @@ def batches(jobs: list[tuple[int, Order]], limit: int) -> list[list[tuple[int, O
 
 
 def serve(sock: socket.socket) -> None:
+    from placecode.checkins.writer import unpacked
     from placecode.db import Database
     from placecode.people.sealing import load_sealer
     from placecode.web.observability import configure_logging
@@ -107,10 +108,13 @@ def serve(sock: socket.socket) -> None:
     sealer = load_sealer(settings)
     limit = settings.writer_batch_max
 
-    def received(timeout: float | None) -> list[tuple[int, Order]]:
-        return [job for message in inbox.receive(timeout) for job in message]
+    def orders(messages: list[Any]) -> list[tuple[int, Order]]:
+        return [(job_id, unpacked(values)) for message in messages for job_id, values in message]
 
-    jobs = [job for message in first[1:] for job in message]
+    def received(timeout: float | None) -> list[tuple[int, Order]]:
+        return orders(inbox.receive(timeout))
+
+    jobs = orders(first[1:])
     try:
         while True:
             jobs += received(0)

@@ -194,15 +194,14 @@ def test_a_killed_writer_process_fails_its_batch_and_is_replaced(
                 timeout=60,
             )
 
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            with writes_blocked(url):
-                futures = [pool.submit(scan, token) for token in tokens[:3]]
-                deadline = time.monotonic() + 20
-                while metric(server.url, "placecode_writer_queue_depth") < 3:
-                    assert time.monotonic() < deadline, "the scans never reached the writer"
-                    time.sleep(0.05)
-                os.kill(doomed, signal.SIGKILL)
-                lost = [future.result(timeout=30) for future in futures]
+        with ThreadPoolExecutor(max_workers=3) as pool, writes_blocked(url):
+            futures = [pool.submit(scan, token) for token in tokens[:3]]
+            deadline = time.monotonic() + 20
+            while metric(server.url, "placecode_writer_queue_depth") < 3:
+                assert time.monotonic() < deadline, "the scans never reached the writer"
+                time.sleep(0.05)
+            os.kill(doomed, signal.SIGKILL)
+            lost = [future.result(timeout=30) for future in futures]
         after = scan(tokens[3])
         assert metric(server.url, "placecode_writer_restarts_total") == restarts + 1
 

@@ -1,0 +1,179 @@
+"""The group-commit writer's own process: what goes over its socket, one process however
+many scans start it at once, and a shutdown that writes what is queued before it goes."""
+
+import asyncio
+import dataclasses
+import pickle
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import func, select
+
+from placecode.checkins.models import CheckIn
+from placecode.checkins.store import Stored, UnknownPerson, Visit
+from placecode.checkins.writer import (
+    RESTARTS,
+    Order,
+    ProcessWriter,
+    ThreadWriter,
+    in_callers_language,
+    make_writer,
+    packed,
+    unpacked,
+)
+from placecode.checkins.writer_process import batches, frame, unframe
+from placecode.clock import clock
+from placecode.config import Settings
+from placecode.db import Database
+from placecode.errors import TooManyRequests, Unavailable
+from placecode.i18n import use_locale
+from placecode.people import sealing
+from placecode.people.documents import DocType, Document
+from placecode.people.service import PersonDetails, person_key_of
+from placecode.venues.models import Venue
+from tests.checkins.test_durability import set_up_district
+from tests.conftest import Databases, prepare
+
+
+def a_visit(**changes: Any) -> Visit:
+    visit = Visit(
+        person_key="k" * 32,
+        venue_id="V0001",
+        scanned_at=1_764_000_000,
+        channel="wechat",
+        colour="yellow",
+        entry_allowed=False,
+        details=PersonDetails(Document(DocType.passport, "E12345678"), "Ann Lee", "+8613800138000"),
+        companion_of="g" * 32,
+        recorded_by="registrar-1",
+        checkout_at=1_764_000_600,
+    )
+    return dataclasses.replace(visit, **changes)
+
+
+def test_an_order_crosses_to_the_writer_unchanged() -> None:
+    full = a_visit()
+    # Every field set apart from its default, so a field added to Visit and forgotten by
+    # `packed` fails here.
+    defaults = Visit("", "", 0, "", "", True)
+    assert all(
+        getattr(full, f.name) != getattr(defaults, f.name) for f in dataclasses.fields(Visit)
+    )
+    order = Order([full, a_visit(details=None, companion_of=None, checkout_at=None)], 300, "scan")
+    assert unpacked(pickle.loads(pickle.dumps(packed(order)))) == order  # noqa: S301
+
+
+def test_errors_cross_with_their_kind_code_and_headers() -> None:
+    for error in (
+        Unavailable("busy", retry_after=3, code="overloaded"),
+        TooManyRequests("slow down", retry_after=60),
+        UnknownPerson("This person is not registered; please sign in again."),
+    ):
+        crossed = pickle.loads(pickle.dumps(error))  # noqa: S301
+        assert type(crossed) is type(error)
+        assert crossed.__dict__ == error.__dict__
+        assert str(crossed) == str(error)
+
+
+def test_the_writers_english_reaches_the_caller_in_their_language() -> None:
+    error = UnknownPerson("This person is not registered; please sign in again.")
+    with use_locale("zh_CN"):
+        translated = in_callers_language(error)
+    assert translated.message == "此人尚未登记，请重新登录。"
+    assert error.message.startswith("This person")  # the writer's own copy is left alone
+
+
+def test_messages_are_framed_whole_however_the_bytes_arrive() -> None:
+    stream = frame({"a": 1}) + frame([2, 3]) + frame("four")
+    buffer = bytearray()
+    received = []
+    for start in range(0, len(stream), 5):  # five bytes at a time
+        buffer += stream[start : start + 5]
+        received += unframe(buffer)
+    assert received == [{"a": 1}, [2, 3], "four"]
+    assert not buffer
+
+
+def test_batches_hold_at_most_the_limit_and_a_big_job_goes_alone() -> None:
+    def job(job_id: int, size: int) -> tuple[int, Order]:
+        return (job_id, Order([a_visit()] * size, 300, "scan"))
+
+    cut = batches([job(1, 2), job(2, 2), job(3, 7), job(4, 1), job(5, 1)], limit=4)
+    assert [[job_id for job_id, _order in batch] for batch in cut] == [[1, 2], [3], [4, 5]]
+
+
+def test_a_database_only_this_process_sees_is_written_from_a_thread(
+    make_settings: Callable[..., Settings], databases: Databases
+) -> None:
+    memory = make_settings(database_url="sqlite://")
+    assert isinstance(make_writer(memory, Database.connect(memory)), ThreadWriter)
+    on_disk = make_settings(database_url=databases.new_url())
+    database = Database.connect(on_disk)
+    assert isinstance(make_writer(on_disk, database), ProcessWriter)
+    asked = on_disk.model_copy(update={"writer_process": False})
+    assert isinstance(make_writer(asked, database), ThreadWriter)
+    database.dispose()
+
+
+def test_one_process_writes_for_scans_that_start_it_together_and_stop_drains_it(
+    make_settings: Callable[..., Settings], databases: Databases
+) -> None:
+    settings = make_settings(database_url=databases.new_url(), writer_batch_max=8)
+    sealing.init_authority(settings)
+    database = Database.connect(settings)
+    prepare(database.engine)
+    set_up_district(database, settings)
+    with database.session() as session:
+        venue_id = session.scalars(select(Venue.id)).one()
+    now = int(clock.now().timestamp())
+
+    def visit(number: int) -> Visit:
+        document = Document(DocType.passport, f"W{number:08d}")
+        return Visit(
+            person_key=person_key_of(settings, document),
+            venue_id=venue_id,
+            scanned_at=now,
+            channel="wechat",
+            colour="green",
+            entry_allowed=True,
+            details=PersonDetails(document, f"Writer {number}", None),
+        )
+
+    async def scenario() -> tuple[list[list[Stored]], list[list[Stored]], int | None, int | None]:
+        writer = ProcessWriter(settings)
+        restarts = RESTARTS._value.get()
+        # Not started: the first scans start it, all at once.
+        first = await asyncio.gather(
+            *(writer.submit([visit(n)], window_seconds=300, source="scan") for n in range(20))
+        )
+        assert RESTARTS._value.get() == restarts  # one process, started once
+        pid = writer.process_id
+        # Queued, then the server stops: they are written before it goes.
+        queued = [
+            asyncio.create_task(writer.submit([visit(n)], window_seconds=300, source="scan"))
+            for n in range(20, 50)
+        ]
+        await asyncio.sleep(0)
+        await writer.stop()
+        drained = await asyncio.gather(*queued)
+        assert writer._process is not None
+        return (
+            [[s for s in r if isinstance(s, Stored)] for r in first],
+            [[s for s in r if isinstance(s, Stored)] for r in drained],
+            pid,
+            writer._process.poll(),
+        )
+
+    # In a thread of its own: Playwright's fixtures may keep a loop running on this one.
+    with ThreadPoolExecutor(max_workers=1) as apart:
+        first, drained, pid, exit_code = apart.submit(asyncio.run, scenario()).result()
+    stored = [item for result in first + drained for item in result]
+    assert len(stored) == 50
+    assert not any(item.duplicate for item in stored)
+    assert len({item.check_in_id for item in stored}) == 50
+    assert pid is not None
+    assert exit_code == 0  # it ended by itself once its input ended
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(CheckIn)) == 50
+    database.dispose()
