@@ -366,8 +366,9 @@ class _Link(asyncio.Protocol):
 class ProcessWriter(Writer):
     """Writes from a process of its own, which gathers the batches as they come.
 
-    The server sends each job over a socket pair as soon as the event loop is free (the
-    jobs of one loop turn in one message) and the process answers each batch once it is
+    The server sends jobs over a socket pair, in one message: those of one turn of the
+    event loop when the process is idle, else all that gathered while it wrote a batch,
+    as soon as that batch is answered. The process answers each batch once it is
     committed. Should the process die, the jobs it had are answered 503 (they may or may
     not have been written; the dedupe window makes a retry harmless) and the next check-in
     starts a new one.
@@ -425,11 +426,17 @@ class ProcessWriter(Writer):
     def _send(self, job: _Job) -> None:
         job_id = next(self._ids)
         self._jobs[job_id] = job
-        if not self._outbox:
-            asyncio.get_running_loop().call_soon(self._flush)
         self._outbox.append((job_id, packed(job.order)))
+        if len(self._outbox) == 1 and len(self._jobs) == 1:
+            # The process has nothing to do: this turn's jobs go at its end. Otherwise
+            # they wait for the answer to the batch it is writing, and go with it as
+            # the next one: a write to the socket wakes the process, and one per scan
+            # cost a sixth of the event loop's time (docs/benchmarks.md).
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
+        if not self._outbox:
+            return
         outbox, self._outbox = self._outbox, []
         if self._link is not None and self._link.transport is not None:
             self._link.transport.write(frame(outbox))
@@ -444,6 +451,7 @@ class ProcessWriter(Writer):
             job = self._jobs.pop(job_id, None)
             if job is not None:
                 self._settle(job, outcome)
+        self._flush()  # what gathered meanwhile is the next batch
 
     def _lost(self, link: _Link) -> None:
         if link is not self._link:

@@ -13,6 +13,7 @@ server, which drains the queue and then closes the socket.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import select
 import signal
@@ -173,6 +174,10 @@ def write_and_answer(
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Woken by the server's message, it should not take the server's core there and then
+    # (Linux's wake-up preemption): the server was measured losing a sixth of its time so.
+    if hasattr(os, "SCHED_BATCH"):
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     args = sys.argv[1:] if argv is None else argv
     serve(socket.socket(fileno=int(args[0])))
 
