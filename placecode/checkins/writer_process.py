@@ -12,6 +12,7 @@ server, which drains the queue and then closes the socket.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import pickle
@@ -108,6 +109,7 @@ def serve(sock: socket.socket) -> None:
     database = Database.connect(settings)
     sealer = load_sealer(settings)
     limit = settings.writer_batch_max
+    turns = Turns.for_database(database)
 
     def orders(messages: list[Any]) -> list[tuple[int, Order]]:
         return [(job_id, unpacked(values)) for message in messages for job_id, values in message]
@@ -127,11 +129,49 @@ def serve(sock: socket.socket) -> None:
                 # and a pause was measured to cost more than it saved.
                 jobs = received(None)
             for batch in batches(jobs, limit):
-                if not write_and_answer(sock, batch, database, settings, sealer):
+                with turns:
+                    answered = write_and_answer(sock, batch, database, settings, sealer)
+                if not answered:
                     return  # the server is gone; what was committed stays
             jobs = []
     finally:
+        turns.close()
         database.dispose()
+
+
+class Turns:
+    """The check-in writers of one SQLite file (one per server process) write in turns.
+
+    They take a lock file next to the database before each batch: the kernel hands it to
+    the next writer the moment it is let go, where SQLite's own busy handler polls with
+    sleeps growing to 100 ms. Two workers' writers measured batches of 4.9 ms against
+    8.0, and a check-in p99 of 47 ms against 132 (docs/benchmarks.md). Other writers
+    (staff requests, commands) still wait on SQLite's lock as before. PostgreSQL writers
+    need no turns.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
+
+    @classmethod
+    def for_database(cls, database: Database) -> Turns:
+        url = database.engine.url
+        on_file = url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:")
+        return cls(f"{url.database}-writers.lock" if on_file else None)
+
+    def __enter__(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def visit_count(jobs: list[tuple[int, Order]]) -> int:

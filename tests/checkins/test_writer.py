@@ -3,10 +3,11 @@ many scans start it at once, and a shutdown that writes what is queued before it
 
 import asyncio
 import dataclasses
+import fcntl
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
@@ -26,7 +27,7 @@ from placecode.checkins.writer_process import batches, frame, unframe
 from placecode.clock import clock
 from placecode.config import Settings
 from placecode.db import Database
-from placecode.errors import TooManyRequests, Unavailable
+from placecode.errors import PlaceCodeError, TooManyRequests, Unavailable
 from placecode.i18n import use_locale
 from placecode.people import sealing
 from placecode.people.documents import DocType, Document
@@ -34,6 +35,8 @@ from placecode.people.service import PersonDetails, person_key_of
 from placecode.venues.models import Venue
 from tests.checkins.test_durability import set_up_district
 from tests.conftest import Databases, prepare
+
+T = TypeVar("T")
 
 
 def a_visit(**changes: Any) -> Visit:
@@ -116,29 +119,49 @@ def test_a_database_only_this_process_sees_is_written_from_a_thread(
     database.dispose()
 
 
-def test_one_process_writes_for_scans_that_start_it_together_and_stop_drains_it(
-    make_settings: Callable[..., Settings], databases: Databases
-) -> None:
-    settings = make_settings(database_url=databases.new_url(), writer_batch_max=8)
-    sealing.init_authority(settings)
-    database = Database.connect(settings)
-    prepare(database.engine)
-    set_up_district(database, settings)
-    with database.session() as session:
-        venue_id = session.scalars(select(Venue.id)).one()
-    now = int(clock.now().timestamp())
+class District:
+    """A committed database with one venue, and visits to it by new people."""
 
-    def visit(number: int) -> Visit:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        sealing.init_authority(settings)
+        self.database = Database.connect(settings)
+        prepare(self.database.engine)
+        set_up_district(self.database, settings)
+        with self.database.session() as session:
+            self.venue_id = session.scalars(select(Venue.id)).one()
+        self.now = int(clock.now().timestamp())
+
+    def visit(self, number: int) -> Visit:
         document = Document(DocType.passport, f"W{number:08d}")
         return Visit(
-            person_key=person_key_of(settings, document),
-            venue_id=venue_id,
-            scanned_at=now,
+            person_key=person_key_of(self.settings, document),
+            venue_id=self.venue_id,
+            scanned_at=self.now,
             channel="wechat",
             colour="green",
             entry_allowed=True,
             details=PersonDetails(document, f"Writer {number}", None),
         )
+
+    def check_ins(self) -> int | None:
+        with self.database.session() as session:
+            return session.scalar(select(func.count()).select_from(CheckIn))
+
+
+def run_apart(scenario: Coroutine[Any, Any, T]) -> T:
+    """Run a scenario on a loop in a thread of its own (Playwright's fixtures may keep a
+    loop running on this one)."""
+    with ThreadPoolExecutor(max_workers=1) as apart:
+        return apart.submit(asyncio.run, scenario).result()
+
+
+def test_one_process_writes_for_scans_that_start_it_together_and_stop_drains_it(
+    make_settings: Callable[..., Settings], databases: Databases
+) -> None:
+    settings = make_settings(database_url=databases.new_url(), writer_batch_max=8)
+    district = District(settings)
+    visit = district.visit
 
     async def scenario() -> tuple[list[list[Stored]], list[list[Stored]], int | None, int | None]:
         writer = ProcessWriter(settings)
@@ -165,15 +188,43 @@ def test_one_process_writes_for_scans_that_start_it_together_and_stop_drains_it(
             writer._process.poll(),
         )
 
-    # In a thread of its own: Playwright's fixtures may keep a loop running on this one.
-    with ThreadPoolExecutor(max_workers=1) as apart:
-        first, drained, pid, exit_code = apart.submit(asyncio.run, scenario()).result()
+    first, drained, pid, exit_code = run_apart(scenario())
     stored = [item for result in first + drained for item in result]
     assert len(stored) == 50
     assert not any(item.duplicate for item in stored)
     assert len({item.check_in_id for item in stored}) == 50
     assert pid is not None
     assert exit_code == 0  # it ended by itself once its input ended
-    with database.session() as session:
-        assert session.scalar(select(func.count()).select_from(CheckIn)) == 50
-    database.dispose()
+    assert district.check_ins() == 50
+    district.database.dispose()
+
+
+def test_writers_of_one_sqlite_file_take_turns_on_its_lock_file(
+    make_settings: Callable[..., Settings], databases: Databases
+) -> None:
+    """The writer takes the lock file before each batch (on SQLite, whatever the backend
+    under test), and writes as soon as another writer lets it go."""
+    settings = make_settings(database_url=databases.new_url("sqlite"))
+    district = District(settings)
+    lock_path = f"{district.database.engine.url.database}-writers.lock"
+
+    async def scenario() -> tuple[bool, list[Stored | PlaceCodeError]]:
+        writer = ProcessWriter(settings)
+        await writer.start()
+        with open(lock_path, "a+b") as other:  # another worker's writer, mid-batch
+            fcntl.flock(other, fcntl.LOCK_EX)
+            scan = asyncio.ensure_future(
+                writer.submit([district.visit(1)], window_seconds=300, source="scan")
+            )
+            await asyncio.sleep(1.0)
+            waited = not scan.done()
+            fcntl.flock(other, fcntl.LOCK_UN)
+        result = await asyncio.wait_for(scan, timeout=20)
+        await writer.stop()
+        return waited, result
+
+    waited, result = run_apart(scenario())
+    assert waited  # nothing was written while the other writer held its turn
+    assert isinstance(result[0], Stored)
+    assert district.check_ins() == 1
+    district.database.dispose()
