@@ -78,7 +78,7 @@ def report(
 ) -> None:
     """The day's scans in the district against a usual day, per street and category, the
     busiest venues and the alerts still open."""
-    with unit_of_work() as (loaded, session):
+    with unit_of_work(write=False) as (loaded, session):
         found = service.overview(
             session=session, settings=loaded, principal=DISTRICT, day=date.date()
         )

@@ -36,12 +36,19 @@ def database(loaded: Settings | None = None) -> Database:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[tuple[Settings, Session]]:
-    """A session whose work is committed when the command succeeds."""
+def unit_of_work(*, write: bool = True) -> Iterator[tuple[Settings, Session]]:
+    """A session whose work is committed when the command succeeds.
+
+    A command that may change something (`write`) takes SQLite's write lock before its
+    first read, as a web request that changes something does: a transaction that read
+    first and wrote later would be refused ("database is locked") whenever the server's
+    check-in writer had committed in between, as under scan load it nearly always has.
+    It waits its turn behind the writer's batches. Read-only commands pass write=False.
+    """
     loaded = settings()
     db = database(loaded)
     try:
-        with db.session() as session:
+        with db.session_for(write=write) as session, session.begin():
             yield loaded, session
     finally:
         db.dispose()

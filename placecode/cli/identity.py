@@ -85,7 +85,7 @@ def revoke(name: str) -> None:
 @app.command("list")
 def list_issuers() -> None:
     """List the issuers."""
-    with unit_of_work() as (_settings, session):
+    with unit_of_work(write=False) as (_settings, session):
         table = Table("name", "channel", "since", "revoked")
         for issuer in identity.list_issuers(session=session):
             table.add_row(

@@ -33,7 +33,7 @@ def retire(kid: str) -> None:
 @app.command("list")
 def list_keys() -> None:
     """List the signing keys."""
-    with unit_of_work() as (_settings, session):
+    with unit_of_work(write=False) as (_settings, session):
         current = signing.current_signing_key(session=session)
         table = Table("kid", "created", "retired", "signs new codes")
         for key in signing.list_signing_keys(session=session):

@@ -31,7 +31,7 @@ def create(
 @app.command("list")
 def list_tokens(username: str) -> None:
     """List the tokens of USERNAME (never their secrets)."""
-    with unit_of_work() as (_settings, session):
+    with unit_of_work(write=False) as (_settings, session):
         user = service.get_user(session=session, username=username)
         table = Table("id", "name", "created", "expires", "last used", "revoked")
         for token in service.list_api_tokens(session=session, user=user):

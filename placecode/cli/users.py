@@ -62,7 +62,7 @@ def create(
 @app.command("list")
 def list_users(role: Role | None = typer.Option(None)) -> None:
     """List accounts."""
-    with unit_of_work() as (_settings, session):
+    with unit_of_work(write=False) as (_settings, session):
         users = service.list_users(session=session, role=role)
         table = Table("username", "name", "role", "scope", "active", "last sign-in")
         for user in users:

@@ -7,14 +7,16 @@ installed command as a real process.
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, make_url
 
 from placecode import cli, db
 from placecode.cli import common
@@ -382,3 +384,33 @@ def test_demo_issuers_sign_tokens_the_server_accepts(
     unknown = run("identity", "token", "--issuer", "nobody", "--doc-number", "E1")
     assert unknown.returncode == 1
     assert run("identity", "revoke", "wechat").returncode == 0
+
+
+def test_a_command_that_changes_something_waits_for_the_writer_instead_of_failing(
+    run: Callable[..., subprocess.CompletedProcess[str]], databases: Databases
+) -> None:
+    """On SQLite (whatever the backend under test): another writer (the server's check-in
+    writer, mid-batch) holds the write lock and commits while the command is under way.
+    A command that had read first would be refused; it takes the lock first and waits."""
+    url = databases.new_url("sqlite")
+    assert (
+        run("init", "--password", "first-admin-password", PLACECODE_DATABASE_URL=url).returncode
+        == 0
+    )
+    created = run("users", "create", "zhou", "--role", "cdc_analyst", PLACECODE_DATABASE_URL=url)
+    assert created.returncode == 0, created.stderr
+    writer = sqlite3.connect(
+        make_url(url).database or "", isolation_level=None, check_same_thread=False
+    )
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("PRAGMA user_version = 7")  # a change, so that an earlier read is stale
+    committed = threading.Timer(0.5, writer.execute, ("COMMIT",))
+    committed.start()
+    try:
+        disabled = run("users", "disable", "zhou", PLACECODE_DATABASE_URL=url)
+    finally:
+        committed.join()
+        writer.close()
+    assert disabled.returncode == 0, disabled.stderr
+    listed = run("users", "list", PLACECODE_DATABASE_URL=url)
+    assert re.search(r"zhou .*cdc_analyst .* no ", listed.stdout), listed.stdout
