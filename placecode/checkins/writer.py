@@ -88,8 +88,8 @@ Packed = tuple[Any, ...]
 
 
 def packed(order: Order) -> Packed:
-    """The order as plain values, for the writer's process: pickled several times faster
-    than the dataclasses it is made of (about 2 µs a visit against 14)."""
+    """The order as plain values, for the writer's process: packed and pickled, one job
+    took 2.0 µs against 7.8 as the dataclasses it is made of, eight 10.8 against 14.4."""
     return (
         [
             (
@@ -399,7 +399,19 @@ class ProcessWriter(Writer):
                 return
             if self._process is not None:  # the one before is gone: collect it
                 await asyncio.to_thread(self._process.wait)
-            ours, theirs = socket.socketpair()
+            try:
+                await self._spawn()
+            except OSError:
+                log.exception("the check-in writer's process could not be started")
+                raise Unavailable(
+                    _("The check-in could not be saved just now; try again."),
+                    retry_after=1,
+                    code="write_failed",
+                ) from None
+
+    async def _spawn(self) -> None:
+        ours, theirs = socket.socketpair()
+        try:
             with theirs:
                 # Its own metrics files would only add zeros: it sends its figures here.
                 env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
@@ -418,10 +430,13 @@ class ProcessWriter(Writer):
             _transport, self._link = await asyncio.get_running_loop().create_unix_connection(
                 lambda: _Link(self), sock=ours
             )
-            if self._started_once:
-                RESTARTS.inc()
-            self._started_once = True
-            log.info("check-in writer started as process %d", self._process.pid)
+        except BaseException:
+            ours.close()
+            raise
+        if self._started_once:
+            RESTARTS.inc()
+        self._started_once = True
+        log.info("check-in writer started as process %d", self._process.pid)
 
     def _send(self, job: _Job) -> None:
         job_id = next(self._ids)
@@ -460,6 +475,7 @@ class ProcessWriter(Writer):
         if self._accepting:
             log.error("the check-in writer's process ended with %d jobs open", len(self._jobs))
         jobs, self._jobs = self._jobs, {}
+        self._outbox = []  # answered below: not to be written by the next process
         for job in jobs.values():
             self._settle(job, None)
 

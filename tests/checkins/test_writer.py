@@ -5,10 +5,12 @@ import asyncio
 import dataclasses
 import fcntl
 import pickle
+import sys
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import func, select
 
 from placecode.checkins.models import CheckIn
@@ -228,3 +230,22 @@ def test_writers_of_one_sqlite_file_take_turns_on_its_lock_file(
     assert isinstance(result[0], Stored)
     assert district.check_ins() == 1
     district.database.dispose()
+
+
+def test_a_writer_process_that_cannot_start_is_a_503(
+    make_settings: Callable[..., Settings], databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(database_url=databases.new_url())
+    monkeypatch.setattr(sys, "executable", "/nowhere/python")
+
+    async def scenario() -> Unavailable:
+        writer = ProcessWriter(settings)
+        try:
+            with pytest.raises(Unavailable) as refused:
+                await writer.submit([a_visit()], window_seconds=300, source="scan")
+        finally:
+            await writer.stop()
+        return refused.value
+
+    refused = run_apart(scenario())
+    assert (refused.code, refused.headers["Retry-After"]) == ("write_failed", "1")
