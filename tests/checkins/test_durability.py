@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, make_url, select
 
@@ -168,6 +169,21 @@ def test_an_overloaded_writer_answers_503_and_loses_nothing_acknowledged(
     assert stored_ids(url, acknowledged) == set(acknowledged)
 
 
+def writer_state(writer: ProcessWriter) -> str:
+    """What a process writer holds, and what its process is doing (for a failure)."""
+    pid = writer.process_id
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().split("\n")[:3]
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+        locks = Path("/proc/locks").read_text()
+    except OSError as error:
+        status, wchan, locks = [str(error)], "", ""
+    return (
+        f"process {pid} {status} waiting in {wchan!r}; jobs {len(writer._jobs)}, "
+        f"outbox {len(writer._outbox)}, link {writer._link is not None}; locks:\n{locks}"
+    )
+
+
 def test_a_killed_writer_process_fails_its_batch_and_is_replaced(
     databases: Databases, make_settings: Callable[..., Settings]
 ) -> None:
@@ -202,7 +218,10 @@ def test_a_killed_writer_process_fails_its_batch_and_is_replaced(
                 time.sleep(0.05)
             os.kill(doomed, signal.SIGKILL)
             lost = [future.result(timeout=30) for future in futures]
-        after = scan(tokens[3])
+        try:
+            after = scan(tokens[3])
+        except httpx.TimeoutException:
+            pytest.fail(f"no answer after the restart; the writer then: {writer_state(writer)}")
         assert metric(server.url, "placecode_writer_restarts_total") == restarts + 1
 
     assert [r.status_code for r in lost] == [503, 503, 503]
