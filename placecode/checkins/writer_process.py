@@ -62,10 +62,14 @@ class Inbox:
         self.sock = sock
         self.closed = False
         self._buffer = bytearray()
+        # poll, not select: the socket keeps the server's descriptor number, which in a
+        # busy server can be past select's limit of 1024.
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
 
     def receive(self, timeout: float | None) -> list[Any]:
         """Wait up to `timeout` (None: for ever) for input, and return the messages read."""
-        readable, _w, _x = select.select([self.sock], [], [], timeout)
+        readable = self._poll.poll(None if timeout is None else timeout * 1000)
         while readable:
             try:
                 chunk = self.sock.recv(1 << 20, socket.MSG_DONTWAIT)

@@ -4,7 +4,9 @@ many scans start it at once, and a shutdown that writes what is queued before it
 import asyncio
 import dataclasses
 import fcntl
+import os
 import pickle
+import resource
 import sys
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -249,3 +251,38 @@ def test_a_writer_process_that_cannot_start_is_a_503(
 
     refused = run_apart(scenario())
     assert (refused.code, refused.headers["Retry-After"]) == ("write_failed", "1")
+
+
+def test_the_writer_process_works_past_descriptor_1024(
+    make_settings: Callable[..., Settings], databases: Databases
+) -> None:
+    """A busy server's socket pair can get a descriptor number past 1024, which the
+    process keeps; select() cannot wait on it, poll() can."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard >= 2048, f"this test needs a descriptor limit of 2048 or more, not {hard}"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    settings = make_settings(database_url=databases.new_url())
+    district = District(settings)
+    filler = []
+    try:
+        while not filler or filler[-1] < 1100:
+            filler.append(os.dup(0))
+
+        async def scenario() -> tuple[int, list[Stored | PlaceCodeError]]:
+            writer = ProcessWriter(settings)
+            await writer.start()
+            assert writer._link is not None and writer._link.transport is not None
+            number = writer._link.transport.get_extra_info("socket").fileno()
+            result = await writer.submit([district.visit(7)], window_seconds=300, source="scan")
+            await writer.stop()
+            return number, result
+
+        number, result = run_apart(scenario())
+    finally:
+        for descriptor in filler:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert number > 1024
+    assert isinstance(result[0], Stored)
+    assert district.check_ins() == 1
+    district.database.dispose()
