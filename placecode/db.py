@@ -150,6 +150,15 @@ class Database:
             ),
         )
 
+    @property
+    def private(self) -> bool:
+        """Whether its work is out of sight of other connections: an in-memory SQLite, or
+        sessions bound to one outer transaction (the tests'). Such a database cannot be
+        written from another process, nor partly in a transaction of its own."""
+        url = self.engine.url
+        in_memory = url.drivername.startswith("sqlite") and url.database in (None, "", ":memory:")
+        return in_memory or self.write_sessions is None
+
     def session_for(self, *, write: bool) -> Session:
         """A new session, from `write_sessions` if it is to write and there are some."""
         factory = self.write_sessions if write and self.write_sessions else self.sessions

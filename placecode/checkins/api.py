@@ -25,10 +25,11 @@ from placecode.checkins.schemas import (
     VenueBrief,
     VisitView,
 )
-from placecode.checkins.store import Stored
+from placecode.checkins.store import Stored, Visit, days_of, make_partitions_apart
 from placecode.checkins.writer import Writer
 from placecode.clock import clock
 from placecode.config import Settings
+from placecode.db import Database
 from placecode.errors import InvalidInput, PlaceCodeError
 from placecode.health.api import current_statuses
 from placecode.i18n import _
@@ -146,6 +147,18 @@ async def record(
         scan.visits, window_seconds=settings.dedupe_minutes * 60, source=source
     )
     return scan_result(scan, stored)
+
+
+def make_days_apart(request: Request, visits: list[Visit]) -> None:
+    """PostgreSQL: make the day partitions a logbook's rows fall in, committed on their
+    own, before the rows go to the writer. Made in the writer's batch instead, an old
+    day's partition would keep the check-ins table locked from every worker's scans until
+    that (large) batch commits."""
+    database: Database = request.app.state.db
+    if database.private:  # the batch's own transaction makes them, as before
+        return
+    with database.sessions() as session:
+        make_partitions_apart(session, days_of(visits))
 
 
 def verify_code(request: Request, token: str) -> VenueSnapshot:
@@ -337,6 +350,7 @@ async def import_logbook(
     )
     unchanged = 0
     if visits and not dry_run:
+        await run_in_threadpool(make_days_apart, request, visits)
         stored = await get_writer(request).submit(visits, window_seconds=0, source="paper")
         unchanged = sum(1 for item in stored if isinstance(item, Stored) and item.duplicate)
     return ImportReport(

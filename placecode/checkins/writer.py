@@ -269,10 +269,7 @@ class Writer:
 
 def make_writer(settings: Settings, database: Database) -> Writer:
     """The process writer if asked for and another process can open the database."""
-    in_memory = database.engine.url.drivername.startswith("sqlite") and (
-        database.engine.url.database in (None, "", ":memory:")
-    )
-    if not settings.writer_process or database.write_sessions is None or in_memory:
+    if not settings.writer_process or database.private:
         return ThreadWriter(settings, database)
     return ProcessWriter(settings)
 

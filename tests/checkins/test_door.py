@@ -1,7 +1,9 @@
 """Every way in without a smartphone: the sentinel, the registrar's form and logbook."""
 
+from collections.abc import Callable
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,7 +15,15 @@ from placecode.clock import clock
 from placecode.config import Settings
 from placecode.people.documents import id_check_digit
 from placecode.venues.models import Venue
-from tests.conftest import Persona, make_persona, make_venue, sign_in_citizen
+from tests.checkins.test_durability import set_up_district
+from tests.conftest import (
+    Databases,
+    Persona,
+    make_persona,
+    make_venue,
+    running_server,
+    sign_in_citizen,
+)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -199,3 +209,33 @@ def test_an_unreadable_logbook_is_one_clear_error(
     )
     assert response.status_code == 422
     assert response.json()["error"] in ("empty_file", "missing_columns", "unreadable_file")
+
+
+def test_a_running_server_takes_a_logbook_of_days_gone_by(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> None:
+    """On a database other connections see, the logbook's days get their partitions in a
+    transaction of their own (PostgreSQL) before its rows go to the writer's process."""
+    settings = make_settings(database_url=databases.new_url())
+    with running_server(settings) as server:
+        set_up_district(server.database, settings)
+        with server.database.session() as session:
+            venue_id = session.scalars(select(Venue.id)).one()
+            registrar = make_persona(session, settings, "door-reg", Role.registrar, venue_id)
+        days_ago = (clock.local_now() - timedelta(days=3)).strftime("%Y-%m-%d")
+        content = (
+            "venue_id,scanned_at,doc_type,doc_number,name,phone,checkout_at\n"
+            f"{venue_id},{days_ago} 09:30,passport,E12121212,Ann Lee,,\n"
+            f"{venue_id},{days_ago} 10:15,passport,E34343434,Bo Wu,,\n"
+        ).encode()
+        response = httpx.post(
+            f"{server.url}/api/v1/checkins/logbook",
+            files={"file": ("book.csv", content)},
+            headers=registrar.auth,
+            timeout=60,
+        )
+    assert response.status_code == 200, response.text
+    assert (response.json()["accepted"], response.json()["rejected"]) == (2, 0)
+    with server.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(CheckIn)) == 2
+    server.database.dispose()
