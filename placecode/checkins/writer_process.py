@@ -84,6 +84,8 @@ class Inbox:
 
 def batches(jobs: list[tuple[int, Order]], limit: int) -> list[list[tuple[int, Order]]]:
     """The jobs cut into batches of at most `limit` visits (a bigger job goes alone)."""
+    if not jobs:  # a message only part-way in
+        return []
     cut: list[list[tuple[int, Order]]] = [[]]
     size = 0
     for job in jobs:

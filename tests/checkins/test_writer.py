@@ -108,6 +108,7 @@ def test_batches_hold_at_most_the_limit_and_a_big_job_goes_alone() -> None:
 
     cut = batches([job(1, 2), job(2, 2), job(3, 7), job(4, 1), job(5, 1)], limit=4)
     assert [[job_id for job_id, _order in batch] for batch in cut] == [[1, 2], [3], [4, 5]]
+    assert batches([], limit=4) == []  # nothing to write, not an empty transaction
 
 
 def test_a_database_only_this_process_sees_is_written_from_a_thread(
