@@ -85,6 +85,7 @@ class Order:
 
 
 Packed = tuple[Any, ...]
+DETAILS = 6  # where a packed visit has its details: Visit's fields, in order
 
 
 def packed(order: Order) -> Packed:
@@ -121,34 +122,12 @@ def packed(order: Order) -> Packed:
 def unpacked(values: Packed) -> Order:
     rows, window_seconds, source = values
     visits = []
-    for (
-        person_key,
-        venue_id,
-        scanned_at,
-        channel,
-        colour,
-        entry_allowed,
-        details,
-        companion_of,
-        recorded_by,
-        checkout_at,
-    ) in rows:
-        if details is not None:
-            doc_type, number, name, phone = details
-            details = PersonDetails(Document(DocType(doc_type), number), name, phone)
-        visit = Visit(
-            person_key,
-            venue_id,
-            scanned_at,
-            channel,
-            colour,
-            entry_allowed,
-            details,
-            companion_of,
-            recorded_by,
-            checkout_at,
-        )
-        visits.append(visit)
+    for row in rows:
+        fields = list(row)
+        if fields[DETAILS] is not None:
+            doc_type, number, name, phone = fields[DETAILS]
+            fields[DETAILS] = PersonDetails(Document(DocType(doc_type), number), name, phone)
+        visits.append(Visit(*fields))
     return Order(visits, window_seconds, source)
 
 
