@@ -97,6 +97,16 @@ def writes_blocked(url: str) -> Iterator[None]:
             blocker.rollback()
 
 
+def scan_at(base: str, code: str, token: str, *, timeout: float) -> httpx.Response:
+    """A citizen's scan of the venue `code`, through the check-in API."""
+    return httpx.post(
+        f"{base}/api/v1/checkins",
+        json={"venue_code": code},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=timeout,
+    )
+
+
 def metric(base: str, name: str) -> float:
     for line in httpx.get(f"{base}/metrics").text.splitlines():
         if line.startswith(name + " ") or line.startswith(name + "{"):
@@ -137,12 +147,7 @@ def test_an_overloaded_writer_answers_503_and_loses_nothing_acknowledged(
         depth_seen: list[float] = []
 
         def scan(token: str) -> httpx.Response:
-            return httpx.post(
-                f"{server.url}/api/v1/checkins",
-                json={"venue_code": code},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=120,
-            )
+            return scan_at(server.url, code, token, timeout=120)
 
         with ThreadPoolExecutor(max_workers=60) as pool:
             with writes_blocked(url):
@@ -203,12 +208,7 @@ def test_a_killed_writer_process_fails_its_batch_and_is_replaced(
         restarts = metric(server.url, "placecode_writer_restarts_total")
 
         def scan(token: str) -> httpx.Response:
-            return httpx.post(
-                f"{server.url}/api/v1/checkins",
-                json={"venue_code": code},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=60,
-            )
+            return scan_at(server.url, code, token, timeout=60)
 
         with ThreadPoolExecutor(max_workers=3) as pool, writes_blocked(url):
             futures = [pool.submit(scan, token) for token in tokens[:3]]
