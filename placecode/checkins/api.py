@@ -75,11 +75,12 @@ def get_limiter(request: Request) -> service.ScanLimiter:
 
 
 async def release(session: Session) -> None:
-    """Give the session's connection back to the pool (in a thread only if it holds one)."""
+    """End the request's session early, its work so far committed (signing the caller in
+    notes their token's use), and give its connection back to the pool (in a thread only
+    if it holds one)."""
     if session.in_transaction():
-        await run_in_threadpool(session.close)
-    else:
-        session.close()
+        await run_in_threadpool(session.commit)
+    session.close()
 
 
 def venue_token(code: str) -> str:

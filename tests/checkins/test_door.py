@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from placecode.accounts.models import Role
+from placecode.accounts.models import ApiToken, Role
 from placecode.checkins.models import CheckIn
 from placecode.clock import clock
 from placecode.config import Settings
@@ -71,6 +71,14 @@ def test_a_sentinel_takes_a_typed_id_number(
     check_in = session.scalars(select(CheckIn).order_by(CheckIn.id.desc())).first()
     assert check_in is not None
     assert (check_in.channel, check_in.recorded_by) == ("sentinel", "gate-1")
+    # The request's session ended before the writer wrote: its work (the device token's
+    # use, as the account page lists it) was committed, not dropped with it.
+    used = session.scalar(
+        select(ApiToken.last_used_at)
+        .where(ApiToken.user_id == sentinel.user.id)
+        .execution_options(populate_existing=True)
+    )
+    assert used is not None
 
 
 def test_a_sentinel_refuses_forged_and_expired_personal_codes(
