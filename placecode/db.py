@@ -250,6 +250,12 @@ BULK_CHUNK = 1_000_000  # rows per statement: a few tens of MB of parameters
 _DIGITS = ", ".join(f"({n})" for n in range(1000))
 
 
+def begin_write(session: Session) -> None:
+    """Start the session's (next) transaction as a writer: IMMEDIATE on SQLite, the write
+    lock taken before the first read (see `Database`)."""
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
 class DriverSql:
     """Plain SQL through the driver, for the hot paths (the check-in writer, bulk loads):
     SQLAlchemy's statement machinery costs more there than the statements themselves."""

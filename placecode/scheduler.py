@@ -34,7 +34,8 @@ class Job:
     name: str
     every: timedelta
     # A run that returns True has more to do: it is called again at once, in a transaction
-    # of its own, so that no one transaction holds the database for long.
+    # of its own, so that no one transaction holds the database for long. A run may also
+    # commit part-way (its claim and what it did so far are then kept should it fail).
     run: Callable[[Session, Settings], object]
 
 
@@ -59,13 +60,17 @@ def run_due(*, database: Database, settings: Settings, jobs: list[Job]) -> list[
     """Run every due job (each in its own transaction); the names of those run."""
     done = []
     for job in jobs:
-        with database.session() as session:
+        # Sessions, not `database.session()`: a run may commit part-way. Closed on an
+        # error, a session rolls back what was not committed.
+        with database.sessions() as session:
             if not claim(session=session, job=job, now=clock.now()):
                 continue
             more = job.run(session, settings) is True
+            session.commit()
         while more:
-            with database.session() as session:
+            with database.sessions() as session:
                 more = job.run(session, settings) is True
+                session.commit()
         done.append(job.name)
         log.info("scheduled job done", extra={"job": job.name})
     return done

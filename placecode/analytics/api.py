@@ -29,7 +29,7 @@ from placecode.analytics.schemas import (
 )
 from placecode.region import service as region
 from placecode.venues.models import Venue
-from placecode.web.deps import SessionDep, SettingsDep
+from placecode.web.deps import DatabaseDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["analytics"])
 
@@ -176,10 +176,17 @@ def detect(
     body: DetectRequest,
     principal: Annotated[Principal, requires(Role.district_admin)],
     session: SessionDep,
+    database: DatabaseDep,
     settings: SettingsDep,
 ) -> DetectView:
     """Run detection for a day (up to an hour); the server also runs it every hour."""
-    found = service.detect(session=session, settings=settings, day=body.day, hour=body.hour)
+    # Judged in a session that only reads, the alerts raised after in the request's own:
+    # judging takes seconds on the full district, and the request's session holds SQLite's
+    # write lock from its first statement (the caller's token) until it commits.
+    session.commit()
+    with database.sessions() as reading:
+        judged = service.judge(session=reading, settings=settings, day=body.day, hour=body.hour)
+    found = service.raise_alerts(session=session, found=judged)
     names = {
         a.venue_id: n
         for a, n in service.alerts_for(

@@ -5,7 +5,7 @@ acknowledged and resolved there."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
@@ -113,7 +113,9 @@ class Detection:
     hour: int  # counts up to this local hour (24: the whole day)
     basis: str  # same_weekday, recent_days, or none (no history yet)
     venues: int  # venues judged
-    raised: list[Alert]  # new alerts (an alert is never raised twice for a venue-day)
+    # From `judge`, the alerts due; from `raise_alerts`, those new among them (an alert is
+    # never raised twice for a venue-day).
+    raised: list[Alert]
 
 
 Counted = dict[tuple[date, int], dict[str, int]]  # scans per venue, by (day, up to hour)
@@ -127,8 +129,26 @@ def detect(
     hour: int = 24,
     counted: Counted | None = None,
 ) -> Detection:
+    """Judge every venue's day (`judge`) and raise the alerts not raised before
+    (`raise_alerts`), in the caller's one transaction."""
+    found = judge(session=session, settings=settings, day=day, hour=hour, counted=counted)
+    return raise_alerts(session=session, found=found)
+
+
+def judge(
+    *,
+    session: Session,
+    settings: Settings,
+    day: date,
+    hour: int = 24,
+    counted: Counted | None = None,
+) -> Detection:
     """Judge every active venue's scans on `day` up to `hour` (24: the whole day, when drops
-    are judged too) against its baseline; raise the alerts not raised before.
+    are judged too) against its baseline: the alerts due, raised before or not.
+
+    It only reads, and on the full district it takes seconds: a caller that can should
+    judge in a transaction that only reads, then raise the alerts in a short one that
+    writes. Judged in a writing transaction, on SQLite, every scan would wait for it.
 
     `counted` keeps the counts read, for a caller that judges many days in a row while no
     scan is written (the demo's history): each day's counts are then read once, not once
@@ -162,20 +182,12 @@ def detect(
     counts, history = table[:, 0], table[:, 1:]
     verdict = assess(counts, history, thresholds(settings), drops=hour >= 24)
     flagged = np.flatnonzero(verdict.kind)
-    known = {
-        (venue, kind)
-        for venue, kind in session.execute(
-            select(Alert.venue_id, Alert.kind).where(Alert.day == day)
-        )
-    }
     now = clock.now()
-    raised = []
+    due = []
     for n in flagged.tolist():
         venue, street, department = venues[n]
         kind = AlertKind.surge if verdict.kind[n] > 0 else AlertKind.drop
-        if (venue, kind.value) in known:
-            continue
-        raised.append(
+        due.append(
             Alert(
                 venue_id=venue,
                 day=day,
@@ -192,18 +204,31 @@ def detect(
                 created_at=now,
             )
         )
+    return Detection(day, hour, basis, len(venues), due)
+
+
+def raise_alerts(*, session: Session, found: Detection) -> Detection:
+    """Raise the judged alerts not raised before (one a venue-day); `found` with those."""
+    known = {
+        (venue, kind)
+        for venue, kind in session.execute(
+            select(Alert.venue_id, Alert.kind).where(Alert.day == found.day)
+        )
+    }
+    raised = [alert for alert in found.raised if (alert.venue_id, alert.kind) not in known]
     session.add_all(raised)
     session.flush()
-    return Detection(day, hour, basis, len(venues), raised)
+    return replace(found, raised=raised)
 
 
-def detect_now(*, session: Session, settings: Settings) -> list[Detection]:
-    """What the server runs every hour: yesterday as a whole (drops too), today so far."""
+def days_to_judge(settings: Settings) -> list[tuple[date, int]]:
+    """What the server judges every hour, as (day, up to hour): yesterday as a whole (drops
+    too), today so far."""
     now = clock.now().astimezone(settings.zone)
-    done = [detect(session=session, settings=settings, day=now.date() - timedelta(days=1))]
+    days = [(now.date() - timedelta(days=1), 24)]
     if now.hour >= 1:
-        done.append(detect(session=session, settings=settings, day=now.date(), hour=now.hour))
-    return done
+        days.append((now.date(), now.hour))
+    return days
 
 
 # --- alerts' inboxes -----------------------------------------------------------------------

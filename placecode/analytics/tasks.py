@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from placecode.analytics import service
 from placecode.config import Settings
+from placecode.db import begin_write
 from placecode.scheduler import Job
 
 
@@ -21,7 +22,15 @@ def hourly(session: Session, settings: Settings) -> None:
     older = [day for day in pending if day < current - timedelta(days=1)]
     for day in older[-1:] + [day for day in pending if day not in older]:
         service.roll_up(session=session, settings=settings, day=day)
-    service.detect_now(session=session, settings=settings)
+    # Judged in transactions that only read (the session's own are not IMMEDIATE): judging
+    # takes seconds on the full district, and on SQLite the scans would wait for it.
+    session.commit()
+    for day, hour in service.days_to_judge(settings):
+        found = service.judge(session=session, settings=settings, day=day, hour=hour)
+        session.commit()
+        begin_write(session)
+        service.raise_alerts(session=session, found=found)
+        session.commit()
 
 
 JOBS = [Job(name="analytics.hourly", every=timedelta(hours=1), run=hourly)]

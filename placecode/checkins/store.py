@@ -77,11 +77,6 @@ def moment(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def begin_write(session: Session) -> None:
-    """Start the session's transaction as a writer (IMMEDIATE on SQLite)."""
-    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-
-
 def partition_name(day_start: int) -> str:
     return "checkins_p" + moment(day_start).strftime("%Y%m%d")
 

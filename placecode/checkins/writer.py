@@ -35,14 +35,13 @@ from prometheus_client import Counter, Gauge, Histogram
 from placecode.checkins.store import (
     Stored,
     Visit,
-    begin_write,
     days_of,
     ensure_partitions,
     store_visits,
 )
 from placecode.checkins.writer_process import frame, unframe
 from placecode.config import Settings
-from placecode.db import Database
+from placecode.db import Database, begin_write
 from placecode.errors import PlaceCodeError, Unavailable
 from placecode.i18n import _
 from placecode.people.documents import DocType, Document

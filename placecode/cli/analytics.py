@@ -27,11 +27,13 @@ def detect(
     hour: int = typer.Option(24, min=1, max=24, help="Counts up to this local hour (24: all day)."),
 ) -> None:
     """Judge every venue's scans against its usual day and raise the new alerts."""
+    # Judged while only reading, the alerts raised after: on SQLite a command that held the
+    # write lock while it judged would keep the server's scans waiting for seconds.
+    with unit_of_work(write=False) as (loaded, session):
+        days = [(date.date(), hour)] if date else service.days_to_judge(loaded)
+        judged = [service.judge(session=session, settings=loaded, day=d, hour=h) for d, h in days]
     with unit_of_work() as (loaded, session):
-        if date is None:
-            runs = service.detect_now(session=session, settings=loaded)
-        else:
-            runs = [service.detect(session=session, settings=loaded, day=date.date(), hour=hour)]
+        runs = [service.raise_alerts(session=session, found=found) for found in judged]
         for found in runs:
             upto = "the whole day" if found.hour == 24 else f"up to {found.hour}:00"
             console.print(

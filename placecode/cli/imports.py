@@ -8,8 +8,9 @@ import typer
 from rich.progress import Progress
 
 from placecode.checkins import service as checkins
-from placecode.checkins.store import begin_write, days_of, make_partitions_apart, store_visits
+from placecode.checkins.store import days_of, make_partitions_apart, store_visits
 from placecode.cli.common import console, errors, operator, unit_of_work
+from placecode.db import begin_write
 from placecode.errors import PlaceCodeError
 from placecode.health import service as health
 from placecode.health.book import StatusBook

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from placecode.accounts.service import Operator
 from placecode.checkins import service, store
 from placecode.checkins.models import CheckIn
-from placecode.checkins.store import DAY, Visit, begin_write, epoch, store_visits
+from placecode.checkins.store import DAY, Visit, epoch, store_visits
 from placecode.clock import clock
 from placecode.config import Settings
-from placecode.db import Database
+from placecode.db import Database, begin_write
 from placecode.health import service as health
 from placecode.people import service as people
 from placecode.people.models import Person

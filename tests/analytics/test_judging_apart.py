@@ -1,0 +1,94 @@
+"""Detection judges while it only reads: on SQLite, a transaction that writes holds every
+other writer up (the server's check-in writer among them), and judging the full district
+takes seconds. Both ways in, the request and the hourly job, are checked on a SQLite file,
+whatever the backend under test: on PostgreSQL nothing of the kind can be seen."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from placecode import scheduler
+from placecode.accounts.models import Role
+from placecode.analytics import service, tasks
+from placecode.analytics.models import Alert
+from placecode.clock import clock
+from placecode.config import Settings
+from tests.conftest import Databases, LiveServer, make_persona, running_server
+
+
+def write_lock_free(server: LiveServer) -> bool:
+    """Whether another connection could write at once (a scan's batch, say)."""
+    other = sqlite3.connect(
+        make_url(server.settings.database_url).database or "", timeout=0, isolation_level=None
+    )
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:  # "database is locked"
+        return False
+    finally:
+        other.close()
+
+
+@pytest.fixture
+def sqlite_server(databases: Databases, make_settings: Callable[..., Settings]) -> Any:
+    with running_server(make_settings(database_url=databases.new_url("sqlite"))) as server:
+        yield server
+
+
+@pytest.fixture
+def probed(sqlite_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each judging, whether the write lock was free as it began."""
+    seen: list[bool] = []
+    judge = service.judge
+
+    def probing(**arguments: Any) -> service.Detection:
+        seen.append(write_lock_free(sqlite_server))
+        return judge(**arguments)
+
+    monkeypatch.setattr(service, "judge", probing)
+    return seen
+
+
+def test_a_requested_detection_judges_without_the_write_lock(
+    sqlite_server: LiveServer, probed: list[bool]
+) -> None:
+    with sqlite_server.database.session() as session:
+        admin = make_persona(session, sqlite_server.settings, "judge-admin", Role.district_admin)
+    response = httpx.post(
+        f"{sqlite_server.url}/api/v1/analytics/detect",
+        json={"day": clock.local_now().date().isoformat()},
+        headers=admin.auth,
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert probed == [True]
+    assert write_lock_free(sqlite_server)  # and nothing left holding it
+
+
+def test_the_hourly_job_judges_without_the_write_lock(
+    sqlite_server: LiveServer, probed: list[bool]
+) -> None:
+    done = scheduler.run_due(
+        database=sqlite_server.database, settings=sqlite_server.settings, jobs=tasks.JOBS
+    )
+    assert done == ["analytics.hourly"]
+    judged = service.days_to_judge(sqlite_server.settings)
+    assert probed == [True] * len(judged)
+    with sqlite_server.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Alert)) == 0  # no history
+    # Claimed and committed: the next look finds it done for the hour.
+    assert (
+        scheduler.run_due(
+            database=sqlite_server.database, settings=sqlite_server.settings, jobs=tasks.JOBS
+        )
+        == []
+    )
