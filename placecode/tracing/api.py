@@ -41,7 +41,7 @@ from placecode.tracing.schemas import (
     Withdrawal,
     Withdrawn,
 )
-from placecode.web.deps import SessionDep, SettingsDep
+from placecode.web.deps import DatabaseDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["tracing"])
 
@@ -204,7 +204,11 @@ def case_view(
 
 @router.post("/tracing/trace")
 def trace(
-    body: TraceRequest, principal: Analysts, session: SessionDep, settings: SettingsDep
+    body: TraceRequest,
+    principal: Analysts,
+    session: SessionDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
 ) -> TraceView:
     """Trace index people (and risky venue windows) without saving: trajectories and
     contacts, with pseudonyms and masked fields only."""
@@ -214,24 +218,29 @@ def trace(
         raise InvalidInput(
             _("Name at least one index person or one risky venue window."), code="empty_case"
         )
-    indexes = service.index_windows(session=session, settings=settings, people=people)
-    found = service.trace(
-        session=session,
-        indexes=indexes,
-        degree=body.degree,
-        threshold_minutes=body.threshold_minutes or settings.close_contact_minutes,
-        venue_windows=service.venue_windows(session=session, venues=venues),
-    )
-    return TraceView(
-        trajectories=trajectory_views(
-            session=session,
-            trajectories=found.trajectories,
-            windows=indexes,
-            clusters=found.clusters,
-        ),
-        contacts=contact_views(session=session, contacts=service.contact_rows(found)),
-        clusters=len(set(found.clusters.values())),
-    )
+    # Tracing only reads, and can take a while: it reads in a session of its own, the
+    # request's (which holds SQLite's write lock from signing the caller in) committed
+    # first, so that scans are not held up meanwhile.
+    session.commit()
+    with database.sessions() as reading:
+        indexes = service.index_windows(session=reading, settings=settings, people=people)
+        found = service.trace(
+            session=reading,
+            indexes=indexes,
+            degree=body.degree,
+            threshold_minutes=body.threshold_minutes or settings.close_contact_minutes,
+            venue_windows=service.venue_windows(session=reading, venues=venues),
+        )
+        return TraceView(
+            trajectories=trajectory_views(
+                session=reading,
+                trajectories=found.trajectories,
+                windows=indexes,
+                clusters=found.clusters,
+            ),
+            contacts=contact_views(session=reading, contacts=service.contact_rows(found)),
+            clusters=len(set(found.clusters.values())),
+        )
 
 
 @router.post("/tracing/cases", status_code=201)

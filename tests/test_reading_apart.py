@@ -1,12 +1,14 @@
-"""Detection judges while it only reads: on SQLite, a transaction that writes holds every
+"""Work that reads at length before it writes little or nothing, detection and tracing,
+reads in a transaction that only reads: on SQLite, a transaction that writes holds every
 other writer up (the server's check-in writer among them), and judging the full district
-takes seconds. Both ways in, the request and the hourly job, are checked on a SQLite file,
-whatever the backend under test: on PostgreSQL nothing of the kind can be seen."""
+takes seconds. Checked on a SQLite file whatever the backend under test: on PostgreSQL
+nothing of the kind can be seen."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,6 +22,9 @@ from placecode.analytics import service, tasks
 from placecode.analytics.models import Alert
 from placecode.clock import clock
 from placecode.config import Settings
+from placecode.tracing import service as tracing
+from placecode.venues.models import Venue
+from tests.checkins.test_durability import set_up_district
 from tests.conftest import Databases, LiveServer, make_persona, running_server
 
 
@@ -46,15 +51,16 @@ def sqlite_server(databases: Databases, make_settings: Callable[..., Settings]) 
 
 @pytest.fixture
 def probed(sqlite_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each judging, whether the write lock was free as it began."""
+    """For each judging and each tracing, whether the write lock was free as it began."""
     seen: list[bool] = []
-    judge = service.judge
+    for module, name in ((service, "judge"), (tracing, "trace")):
+        work = getattr(module, name)
 
-    def probing(**arguments: Any) -> service.Detection:
-        seen.append(write_lock_free(sqlite_server))
-        return judge(**arguments)
+        def probing(*arguments: Any, _work: Any = work, **named: Any) -> Any:
+            seen.append(write_lock_free(sqlite_server))
+            return _work(*arguments, **named)
 
-    monkeypatch.setattr(service, "judge", probing)
+        monkeypatch.setattr(module, name, probing)
     return seen
 
 
@@ -72,6 +78,34 @@ def test_a_requested_detection_judges_without_the_write_lock(
     assert response.status_code == 200, response.text
     assert probed == [True]
     assert write_lock_free(sqlite_server)  # and nothing left holding it
+
+
+def test_a_trace_reads_without_the_write_lock(
+    sqlite_server: LiveServer, probed: list[bool]
+) -> None:
+    set_up_district(sqlite_server.database, sqlite_server.settings)
+    with sqlite_server.database.session() as session:
+        analyst = make_persona(session, sqlite_server.settings, "trace-cdc", Role.cdc_analyst)
+        venue_id = session.scalars(select(Venue.id)).one()
+    now = clock.local_now()
+    response = httpx.post(
+        f"{sqlite_server.url}/api/v1/tracing/trace",
+        json={
+            "venues": [
+                {
+                    "venue_id": venue_id,
+                    "starts_at": (now - timedelta(hours=2)).isoformat(),
+                    "ends_at": (now - timedelta(hours=1)).isoformat(),
+                }
+            ]
+        },
+        headers=analyst.auth,
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["contacts"] == []  # no one was there
+    assert probed == [True]
+    assert write_lock_free(sqlite_server)
 
 
 def test_the_hourly_job_judges_without_the_write_lock(
