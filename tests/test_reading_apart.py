@@ -80,32 +80,41 @@ def test_a_requested_detection_judges_without_the_write_lock(
     assert write_lock_free(sqlite_server)  # and nothing left holding it
 
 
-def test_a_trace_reads_without_the_write_lock(
+def test_tracing_reads_without_the_write_lock(
     sqlite_server: LiveServer, probed: list[bool]
 ) -> None:
+    """A trace, a case opened (traced, then saved) and the case traced again."""
     set_up_district(sqlite_server.database, sqlite_server.settings)
     with sqlite_server.database.session() as session:
         analyst = make_persona(session, sqlite_server.settings, "trace-cdc", Role.cdc_analyst)
         venue_id = session.scalars(select(Venue.id)).one()
     now = clock.local_now()
-    response = httpx.post(
-        f"{sqlite_server.url}/api/v1/tracing/trace",
-        json={
-            "venues": [
-                {
-                    "venue_id": venue_id,
-                    "starts_at": (now - timedelta(hours=2)).isoformat(),
-                    "ends_at": (now - timedelta(hours=1)).isoformat(),
-                }
-            ]
-        },
-        headers=analyst.auth,
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    assert response.json()["contacts"] == []  # no one was there
-    assert probed == [True]
-    assert write_lock_free(sqlite_server)
+    window = {
+        "venue_id": venue_id,
+        "starts_at": (now - timedelta(hours=2)).isoformat(),
+        "ends_at": (now - timedelta(hours=1)).isoformat(),
+    }
+
+    def post(path: str, body: dict[str, Any]) -> httpx.Response:
+        answer = httpx.post(
+            f"{sqlite_server.url}/api/v1/tracing/{path}",
+            json=body,
+            headers=analyst.auth,
+            timeout=30,
+        )
+        assert answer.is_success, answer.text
+        assert write_lock_free(sqlite_server)  # and nothing left holding it
+        return answer
+
+    assert post("trace", {"venues": [window]}).json()["contacts"] == []  # no one was there
+    case = post("cases", {"title": "A risky hour", "venues": [window]}).json()
+    assert (case["title"], case["contacts_total"]) == ("A risky hour", 0)
+    assert post(f"cases/{case['id']}/run", {}).json()["rerun"] == {
+        "added": 0,
+        "gone": 0,
+        "changed": 0,
+    }
+    assert probed == [True, True, True]
 
 
 def test_the_hourly_job_judges_without_the_write_lock(

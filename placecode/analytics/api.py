@@ -29,7 +29,7 @@ from placecode.analytics.schemas import (
 )
 from placecode.region import service as region
 from placecode.venues.models import Venue
-from placecode.web.deps import DatabaseDep, SessionDep, SettingsDep
+from placecode.web.deps import DatabaseDep, SessionDep, SettingsDep, reading_apart
 
 router = APIRouter(prefix="/api/v1", tags=["analytics"])
 
@@ -180,11 +180,7 @@ def detect(
     settings: SettingsDep,
 ) -> DetectView:
     """Run detection for a day (up to an hour); the server also runs it every hour."""
-    # Judged in a session that only reads, the alerts raised after in the request's own:
-    # judging takes seconds on the full district, and the request's session holds SQLite's
-    # write lock from its first statement (the caller's token) until it commits.
-    session.commit()
-    with database.sessions() as reading:
+    with reading_apart(session, database) as reading:  # judging takes seconds
         judged = service.judge(session=reading, settings=settings, day=body.day, hour=body.hour)
     found = service.raise_alerts(session=session, found=judged)
     names = {

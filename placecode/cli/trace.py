@@ -42,33 +42,26 @@ def trace(
         raise InvalidInput("--format is table, json, csv or xlsx.", code="format")
     if format in ("csv", "xlsx") and output is None:
         raise InvalidInput(f"--format {format} needs --output FILE.", code="output")
-    with unit_of_work() as (loaded, session):
+    # Traced while only reading, the case saved after: on SQLite a command that held the
+    # write lock while it traced would keep the server's scans waiting.
+    with unit_of_work(write=False) as (loaded, session):
         requests = _requests(loaded, doc_type, doc_number, person_key, from_cases, since, until)
         if from_cases is not None:
             requests = _known(session, requests)
-        indexes = service.index_windows(session=session, settings=loaded, people=requests)
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("index cases", total=len(indexes))
-            found = service.trace(
-                session=session,
-                indexes=indexes,
-                degree=degree,
-                threshold_minutes=threshold or loaded.close_contact_minutes,
-                progress=lambda n: progress.advance(task, n),
-            )
-        contacts = service.contact_rows(found)
-        columns, rows = service.export_rows(session=session, settings=loaded, contacts=contacts)
-        if save:
-            case = service.open_case(
+            task = progress.add_task("index cases", total=len(requests))
+            plan = service.plan_case(
                 session=session,
                 settings=loaded,
-                actor=operator(),
-                title=f"CLI trace of {len(indexes)} index case(s)",
+                title=f"CLI trace of {len(requests)} index case(s)",
                 people=requests,
                 degree=degree,
                 threshold_minutes=threshold,
+                progress=lambda n: progress.advance(task, n),
             )
-            console.print(f"Saved as tracing case {case.id}.")
+        found, indexes = plan.found, plan.indexes
+        contacts = service.contact_rows(found)
+        columns, rows = service.export_rows(session=session, settings=loaded, contacts=contacts)
         if format in ("csv", "xlsx"):
             assert output is not None
             output.write_bytes(service.export_bytes(columns, rows, format))
@@ -86,6 +79,10 @@ def trace(
                 console.print(f"{len(rows):,} contacts written to {output}.")
         else:
             _table(session, loaded, found, indexes, columns, rows)
+    if save:
+        with unit_of_work() as (_loaded, writing):
+            case = service.open_case(session=writing, actor=operator(), plan=plan)
+        console.print(f"Saved as tracing case {case.id}.")
 
 
 def _known(session: Any, requests: list[service.IndexRequest]) -> list[service.IndexRequest]:

@@ -41,7 +41,7 @@ from placecode.tracing.schemas import (
     Withdrawal,
     Withdrawn,
 )
-from placecode.web.deps import DatabaseDep, SessionDep, SettingsDep
+from placecode.web.deps import DatabaseDep, SessionDep, SettingsDep, reading_apart
 
 router = APIRouter(prefix="/api/v1", tags=["tracing"])
 
@@ -218,11 +218,7 @@ def trace(
         raise InvalidInput(
             _("Name at least one index person or one risky venue window."), code="empty_case"
         )
-    # Tracing only reads, and can take a while: it reads in a session of its own, the
-    # request's (which holds SQLite's write lock from signing the caller in) committed
-    # first, so that scans are not held up meanwhile.
-    session.commit()
-    with database.sessions() as reading:
+    with reading_apart(session, database) as reading:
         indexes = service.index_windows(session=reading, settings=settings, people=people)
         found = service.trace(
             session=reading,
@@ -245,19 +241,26 @@ def trace(
 
 @router.post("/tracing/cases", status_code=201)
 def open_case(
-    body: CaseCreate, principal: Analysts, session: SessionDep, settings: SettingsDep
+    body: CaseCreate,
+    principal: Analysts,
+    session: SessionDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
 ) -> CaseView:
     """Save a tracing case and trace it."""
-    case = service.open_case(
-        session=session,
-        settings=settings,
-        actor=principal,
-        title=body.title,
-        people=index_requests(body.people, settings),
-        venues=venue_requests(body.venues, settings),
-        degree=body.degree,
-        threshold_minutes=body.threshold_minutes,
-    )
+    people = index_requests(body.people, settings)
+    venues = venue_requests(body.venues, settings)
+    with reading_apart(session, database) as reading:
+        plan = service.plan_case(
+            session=reading,
+            settings=settings,
+            title=body.title,
+            people=people,
+            venues=venues,
+            degree=body.degree,
+            threshold_minutes=body.threshold_minutes,
+        )
+    case = service.open_case(session=session, actor=principal, plan=plan)
     return case_view(session=session, case=case)
 
 
@@ -289,10 +292,16 @@ def get_case(
 
 
 @router.post("/tracing/cases/{case_id}/run")
-def run_case(case_id: CaseId, principal: Analysts, session: SessionDep) -> CaseView:
+def run_case(
+    case_id: CaseId, principal: Analysts, session: SessionDep, database: DatabaseDep
+) -> CaseView:
     """Trace the case again over the scan log as it is now (not once confirmed)."""
+    with reading_apart(session, database) as reading:
+        found = service.trace_case(
+            session=reading, case=service.get_case(session=reading, case_id=case_id)
+        )
     case = service.get_case(session=session, case_id=case_id)
-    rerun = service.run_case(session=session, case=case, actor=principal)
+    rerun = service.run_case(session=session, case=case, actor=principal, found=found)
     view = case_view(session=session, case=case)
     view.rerun = RerunView(added=rerun.added, gone=rerun.gone, changed=rerun.changed)
     return view

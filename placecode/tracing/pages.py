@@ -25,7 +25,7 @@ from placecode.tracing import service
 from placecode.tracing.api import case_view, contact_views, export_response
 from placecode.tracing.schemas import CaseView
 from placecode.tracing.service import FINDING_LABELS, CaseStatus, Finding, Reidentified
-from placecode.web.deps import SessionDep, SettingsDep
+from placecode.web.deps import DatabaseDep, SessionDep, SettingsDep, reading_apart
 from placecode.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -75,6 +75,7 @@ def open_case(
     request: Request,
     principal: Analysts,
     session: SessionDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     title: Annotated[str, Form(max_length=200)] = "",
     person_key: Annotated[str, Form(max_length=40)] = "",
@@ -123,15 +124,16 @@ def open_case(
             )
         if degree not in ("1", "2"):
             raise InvalidInput(_("The degree is 1 or 2."), code="degree")
-        case = service.open_case(
-            session=session,
-            settings=settings,
-            actor=principal,
-            title=title,
-            people=people,
-            venues=venues,
-            degree=int(degree),
-        )
+        with reading_apart(session, database) as reading:
+            plan = service.plan_case(
+                session=reading,
+                settings=settings,
+                title=title,
+                people=people,
+                venues=venues,
+                degree=int(degree),
+            )
+        case = service.open_case(session=session, actor=principal, plan=plan)
     except PlaceCodeError as exc:
         session.rollback()
         return _list_page(request, principal, session, exc.message, values, exc.status)
@@ -291,12 +293,20 @@ def _act(
 
 @router.post("/tracing/cases/{case_id}/run", response_class=HTMLResponse)
 def run_case(
-    request: Request, principal: Analysts, session: SessionDep, case_id: CaseId
+    request: Request,
+    principal: Analysts,
+    session: SessionDep,
+    database: DatabaseDep,
+    case_id: CaseId,
 ) -> Response:
     """Trace the case again and say how the findings changed."""
     try:
+        with reading_apart(session, database) as reading:
+            found = service.trace_case(
+                session=reading, case=service.get_case(session=reading, case_id=case_id)
+            )
         case = service.get_case(session=session, case_id=case_id)
-        rerun = service.run_case(session=session, case=case, actor=principal)
+        rerun = service.run_case(session=session, case=case, actor=principal, found=found)
     except PlaceCodeError as exc:
         return _failed(request, principal, session, case_id, exc)
     return RedirectResponse(

@@ -485,39 +485,75 @@ def venue_windows(*, session: Session, venues: Sequence[VenueRequest]) -> list[V
     return windows
 
 
-def open_case(
+@dataclass(frozen=True)
+class CasePlan:
+    """A tracing case checked and traced, to be saved by `open_case`."""
+
+    title: str
+    indexes: list[IndexWindow]
+    venues: list[VenueWindow]
+    notes: list[str | None]  # the risky venues' notes, in their order
+    degree: int
+    threshold_minutes: int
+    found: Trace
+
+
+def plan_case(
     *,
     session: Session,
     settings: Settings,
-    actor: Actor,
     title: str,
     people: Sequence[IndexRequest],
     venues: Sequence[VenueRequest] = (),
     degree: int = 2,
     threshold_minutes: int | None = None,
-) -> TracingCase:
-    """Save a tracing case and trace it. Audited."""
+    progress: Callable[[int], None] | None = None,
+) -> CasePlan:
+    """Check a case and trace it. It only reads: a caller that can plans in a transaction
+    that only reads and opens the case in a short one that writes (on SQLite a writing
+    transaction holds up every scan while the case is traced)."""
     if not people and not venues:
         raise InvalidInput(
             _("Name at least one index person or one risky venue window."), code="empty_case"
         )
     if degree not in (1, 2):
         raise InvalidInput(_("The degree is 1 or 2."), code="degree")
-    now = clock.now()
+    indexes = index_windows(session=session, settings=settings, people=people)
+    risky = venue_windows(session=session, venues=venues)
+    threshold = threshold_minutes or settings.close_contact_minutes
+    found = trace(
+        session=session,
+        indexes=indexes,
+        degree=degree,
+        threshold_minutes=threshold,
+        venue_windows=risky,
+        progress=progress,
+    )
+    return CasePlan(
+        title=title.strip() or _("Tracing case"),
+        indexes=indexes,
+        venues=risky,
+        notes=[request.note for request in venues],
+        degree=degree,
+        threshold_minutes=threshold,
+        found=found,
+    )
+
+
+def open_case(*, session: Session, actor: Actor, plan: CasePlan) -> TracingCase:
+    """Save a planned tracing case with its findings. Audited."""
     case = TracingCase(
         id="tc_" + secrets.token_hex(8),
-        title=title.strip() or _("Tracing case"),
+        title=plan.title,
         status=CaseStatus.open.value,
-        degree=degree,
-        threshold_minutes=threshold_minutes or settings.close_contact_minutes,
+        degree=plan.degree,
+        threshold_minutes=plan.threshold_minutes,
         created_by=actor.username,
-        created_at=now,
+        created_at=clock.now(),
     )
     session.add(case)
     session.flush()
-    indexes = index_windows(session=session, settings=settings, people=people)
-    risky = venue_windows(session=session, venues=venues)
-    for window in indexes:
+    for window in plan.indexes:
         session.add(
             TracingIndex(
                 case_id=case.id,
@@ -527,14 +563,14 @@ def open_case(
                 cluster=0,
             )
         )
-    for request, venue in zip(venues, risky, strict=True):
+    for venue, note in zip(plan.venues, plan.notes, strict=True):
         session.add(
             RiskWindow(
                 case_id=case.id,
                 venue_id=venue.venue_id,
                 starts_at=datetime.fromtimestamp(venue.start, UTC),
                 ends_at=datetime.fromtimestamp(venue.end, UTC),
-                note=request.note,
+                note=note,
             )
         )
     session.flush()
@@ -543,9 +579,9 @@ def open_case(
         actor=actor,
         action="tracing.open",
         target=case.id,
-        detail={"people": len(indexes), "venues": len(risky), "degree": degree},
+        detail={"people": len(plan.indexes), "venues": len(plan.venues), "degree": plan.degree},
     )
-    run_case(session=session, case=case)
+    run_case(session=session, case=case, found=plan.found)
     return case
 
 
@@ -627,16 +663,24 @@ class Rerun:
     changed: int  # people found both times whose finding changed
 
 
-def run_case(*, session: Session, case: TracingCase, actor: Actor | None = None) -> Rerun:
+def run_case(
+    *,
+    session: Session,
+    case: TracingCase,
+    actor: Actor | None = None,
+    found: Trace | None = None,
+) -> Rerun:
     """Trace the case (again) and keep its findings, compared with the last time (not once
-    confirmed: withdraw first). Audited when an analyst asks for it."""
+    confirmed: withdraw first). Audited when an analyst asks for it. `found`: the case as
+    traced just before (`trace_case`, in a transaction that only read), else traced here."""
     if case.status == CaseStatus.confirmed.value:
         raise Conflict(
             _("This case is confirmed; withdraw the confirmation before tracing it again."),
             code="case_confirmed",
         )
     before = {c.person_id: c.kind for c in saved_contacts(session=session, case=case)}
-    found = trace_case(session=session, case=case)
+    if found is None:
+        found = trace_case(session=session, case=case)
     now = {c.person_id: c.finding.value for c in found.contacts}
     rerun = Rerun(
         added=len(now.keys() - before.keys()),

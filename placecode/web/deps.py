@@ -7,7 +7,8 @@ the thread pool only when there is some to do.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, get_type_hints
 
 from fastapi import Depends, Request, UploadFile
@@ -62,6 +63,18 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             await run_in_threadpool(session.close)
         else:
             session.close()  # nothing to give back: no need for a thread
+
+
+@contextmanager
+def reading_apart(session: Session, database: Database) -> Iterator[Session]:
+    """A session that only reads, for a request that reads at length before it writes
+    little (or nothing): detection, tracing. The request's own session is committed first
+    (the caller's token's use with it): on SQLite it holds the write lock from its first
+    statement, and every scan would wait until the request ends. What the request writes
+    after goes in its own session again, a new transaction."""
+    session.commit()
+    with database.sessions() as reading:
+        yield reading
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
