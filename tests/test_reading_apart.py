@@ -2,11 +2,14 @@
 reads in a transaction that only reads: on SQLite, a transaction that writes holds every
 other writer up (the server's check-in writer among them), and judging the full district
 takes seconds. Checked on a SQLite file whatever the backend under test: on PostgreSQL
-nothing of the kind can be seen."""
+nothing of the kind can be seen. And two detections writing their alerts at once take
+turns (on the backend under test)."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -135,3 +138,55 @@ def test_the_hourly_job_judges_without_the_write_lock(
         )
         == []
     )
+
+
+def test_two_detections_of_one_day_at_once_raise_each_alert_once(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> None:
+    """A request and the hourly run judging the same day: both find the alert due. The
+    later one to write waits for the earlier one and then finds it raised, rather than
+    failing on the one-alert-a-venue-day constraint (a 500 for a request)."""
+    settings = make_settings(database_url=databases.new_url())
+    with running_server(settings) as server:
+        set_up_district(server.database, settings)
+        with server.database.session() as session:
+            venue = session.scalars(select(Venue)).one()
+        day = clock.local_now().date()
+
+        def judged() -> service.Detection:
+            alert = Alert(
+                venue_id=venue.id,
+                day=day,
+                kind="surge",
+                count=900,
+                baseline=100.0,
+                z=8.0,
+                ratio=9.0,
+                raised_hour=24,
+                basis="recent_days",
+                department_code="commerce",
+                street_code=venue.street_code,
+                status="open",
+                created_at=clock.now(),
+            )
+            return service.Detection(day, 24, "recent_days", 1, [alert])
+
+        first_flushed, raised = threading.Event(), {}
+
+        def first() -> None:
+            with server.database.session_for(write=True) as session:
+                raised["first"] = service.raise_alerts(session=session, found=judged()).raised
+                first_flushed.set()
+                time.sleep(0.5)  # the second one arrives meanwhile
+                session.commit()
+
+        thread = threading.Thread(target=first)
+        thread.start()
+        assert first_flushed.wait(10)
+        with server.database.session_for(write=True) as session:
+            raised["second"] = service.raise_alerts(session=session, found=judged()).raised
+            session.commit()
+        thread.join(10)
+        with server.database.session() as session:
+            stored = session.scalar(select(func.count()).select_from(Alert))
+    assert (len(raised["first"]), len(raised["second"]), stored) == (1, 0, 1)

@@ -10,7 +10,18 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import ColumnElement, Date, Select, delete, func, insert, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from placecode.accounts.models import ScopeKind
@@ -207,8 +218,17 @@ def judge(
     return Detection(day, hour, basis, len(venues), due)
 
 
+ALERTS_LOCK = 0x616C7274  # an advisory lock id of our own ("alrt")
+
+
 def raise_alerts(*, session: Session, found: Detection) -> Detection:
-    """Raise the judged alerts not raised before (one a venue-day); `found` with those."""
+    """Raise the judged alerts not raised before (one a venue-day); `found` with those.
+
+    Two detections writing at once (a request and the hourly run) take turns, so that the
+    later one finds the earlier one's alerts rather than failing on the constraint: on
+    PostgreSQL by an advisory lock, on SQLite by the write lock its callers begin with."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": ALERTS_LOCK})
     known = {
         (venue, kind)
         for venue, kind in session.execute(
