@@ -300,7 +300,7 @@ def run_case(
         found = service.trace_case(
             session=reading, case=service.get_case(session=reading, case_id=case_id)
         )
-    case = service.get_case(session=session, case_id=case_id)
+    case = service.get_case(session=session, case_id=case_id, for_update=True)
     rerun = service.run_case(session=session, case=case, actor=principal, found=found)
     view = case_view(session=session, case=case)
     view.rerun = RerunView(added=rerun.added, gone=rerun.gone, changed=rerun.changed)

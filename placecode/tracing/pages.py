@@ -305,7 +305,7 @@ def run_case(
             found = service.trace_case(
                 session=reading, case=service.get_case(session=reading, case_id=case_id)
             )
-        case = service.get_case(session=session, case_id=case_id)
+        case = service.get_case(session=session, case_id=case_id, for_update=True)
         rerun = service.run_case(session=session, case=case, actor=principal, found=found)
     except PlaceCodeError as exc:
         return _failed(request, principal, session, case_id, exc)

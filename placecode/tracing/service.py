@@ -585,8 +585,12 @@ def open_case(*, session: Session, actor: Actor, plan: CasePlan) -> TracingCase:
     return case
 
 
-def get_case(*, session: Session, case_id: str) -> TracingCase:
-    case = session.get(TracingCase, case_id)
+def get_case(*, session: Session, case_id: str, for_update: bool = False) -> TracingCase:
+    """The case; `for_update` to change it: on PostgreSQL its row is locked until the
+    transaction ends, so that two changes at once (a confirmation clicked twice) take
+    turns and the later one sees the earlier one's outcome. SQLite's writers take turns
+    anyway."""
+    case = session.get(TracingCase, case_id, with_for_update=for_update)
     if case is None:
         raise NotFound(
             _("There is no tracing case {id}.").format(id=case_id), code="case_not_found"
@@ -735,7 +739,7 @@ def saved_contacts(*, session: Session, case: TracingCase) -> list[ContactRow]:
 def confirm_case(*, session: Session, actor: Actor, case_id: str) -> int:
     """Turn the case's findings into health events (close and secondary contacts red,
     exposures yellow, from when each was first exposed); how many were added. Audited."""
-    case = get_case(session=session, case_id=case_id)
+    case = get_case(session=session, case_id=case_id, for_update=True)
     if case.status == CaseStatus.confirmed.value:
         raise Conflict(_("This case is already confirmed."), code="case_confirmed")
     contacts = saved_contacts(session=session, case=case)
@@ -759,7 +763,7 @@ def confirm_case(*, session: Session, actor: Actor, case_id: str) -> int:
 
 def withdraw_case(*, session: Session, actor: Actor, case_id: str, reason: str) -> int:
     """The circuit breaker: take back every event the confirmation made; how many."""
-    case = get_case(session=session, case_id=case_id)
+    case = get_case(session=session, case_id=case_id, for_update=True)
     if case.status != CaseStatus.confirmed.value:
         raise Conflict(_("Only a confirmed case can be withdrawn."), code="case_not_confirmed")
     if not reason.strip():

@@ -1,9 +1,12 @@
-"""Work that reads at length before it writes little or nothing, detection and tracing,
-reads in a transaction that only reads: on SQLite, a transaction that writes holds every
+"""Work beside the scans, and the same change made twice at once.
+
+Work that reads at length before it writes little or nothing, detection and tracing,
+reads in a transaction that only reads: on SQLite a transaction that writes holds every
 other writer up (the server's check-in writer among them), and judging the full district
-takes seconds. Checked on a SQLite file whatever the backend under test: on PostgreSQL
-nothing of the kind can be seen. And two detections writing their alerts at once take
-turns (on the backend under test)."""
+takes seconds. Checked on a SQLite file whatever the backend under test (on PostgreSQL
+nothing of the kind can be seen). Then, on the backend under test, two detections writing
+their alerts at once and a confirmation clicked twice take turns: the later one finds the
+earlier one's outcome."""
 
 from __future__ import annotations
 
@@ -20,15 +23,19 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from placecode import scheduler
-from placecode.accounts.models import Role
+from placecode.accounts.models import AuditEntry, Role
+from placecode.accounts.service import Operator
 from placecode.analytics import service, tasks
 from placecode.analytics.models import Alert
 from placecode.clock import clock
 from placecode.config import Settings
+from placecode.errors import Conflict
 from placecode.tracing import service as tracing
 from placecode.venues.models import Venue
 from tests.checkins.test_durability import set_up_district
 from tests.conftest import Databases, LiveServer, make_persona, running_server
+
+ANALYST = Operator(username="cdc-test")
 
 
 def write_lock_free(server: LiveServer) -> bool:
@@ -190,3 +197,54 @@ def test_two_detections_of_one_day_at_once_raise_each_alert_once(
         with server.database.session() as session:
             stored = session.scalar(select(func.count()).select_from(Alert))
     assert (len(raised["first"]), len(raised["second"]), stored) == (1, 0, 1)
+
+
+def test_a_confirmation_clicked_twice_at_once_confirms_once(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> None:
+    """The later confirmation waits for the earlier one and is told the case is already
+    confirmed, rather than confirming (and auditing) it a second time."""
+    settings = make_settings(database_url=databases.new_url())
+    with running_server(settings) as server:
+        set_up_district(server.database, settings)
+        now = clock.local_now()
+        with server.database.session() as session:
+            venue_id = session.scalars(select(Venue.id)).one()
+            request = tracing.VenueRequest(
+                venue_id=venue_id,
+                starts_at=now - timedelta(hours=2),
+                ends_at=now - timedelta(hours=1),
+            )
+            plan = tracing.plan_case(
+                session=session, settings=settings, title="Twice", people=[], venues=[request]
+            )
+            case_id = tracing.open_case(session=session, actor=ANALYST, plan=plan).id
+        first_done, outcomes = threading.Event(), {}
+
+        def first() -> None:
+            with server.database.session_for(write=True) as session:
+                tracing.confirm_case(session=session, actor=ANALYST, case_id=case_id)
+                first_done.set()
+                time.sleep(0.5)  # the second one arrives meanwhile
+                session.commit()
+            outcomes["first"] = "confirmed"
+
+        thread = threading.Thread(target=first)
+        thread.start()
+        assert first_done.wait(10)
+        with server.database.session_for(write=True) as session:
+            try:
+                tracing.confirm_case(session=session, actor=ANALYST, case_id=case_id)
+                session.commit()
+                outcomes["second"] = "confirmed"
+            except Conflict as refused:
+                outcomes["second"] = refused.code
+        thread.join(10)
+        with server.database.session() as session:
+            audits = session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == "tracing.confirm", AuditEntry.target == case_id)
+            )
+    assert outcomes == {"first": "confirmed", "second": "case_confirmed"}
+    assert audits == 1
