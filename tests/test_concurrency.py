@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +34,7 @@ from placecode.errors import Conflict
 from placecode.tracing import service as tracing
 from placecode.venues.models import Venue
 from tests.checkins.test_durability import set_up_district
-from tests.conftest import Databases, LiveServer, make_persona, running_server
+from tests.conftest import Databases, LiveServer, Persona, make_persona, running_server
 
 ANALYST = Operator(username="cdc-test")
 
@@ -248,3 +249,46 @@ def test_a_confirmation_clicked_twice_at_once_confirms_once(
             )
     assert outcomes == {"first": "confirmed", "second": "case_confirmed"}
     assert audits == 1
+
+
+def test_one_username_created_twice_at_once_is_a_conflict_not_a_crash(
+    databases: Databases, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both requests find the username free; the database's constraint refuses the later
+    one (on PostgreSQL; SQLite's writers take turns, and the service says it is taken)."""
+    from placecode.accounts import service as accounts
+
+    settings = make_settings(database_url=databases.new_url())
+    with running_server(settings) as server:
+        with server.database.session() as session:
+            # Two admins: one token's use would have the second wait for the first (both
+            # would note it on the token's row).
+            admins = [
+                make_persona(session, settings, f"twice-admin-{n}", Role.district_admin)
+                for n in (1, 2)
+            ]
+        audited, inside = accounts.record_audit, threading.Event()
+
+        def slow_audit(**arguments: Any) -> Any:
+            if arguments["action"] == "user.create" and not inside.is_set():
+                inside.set()  # the first one has written its user, not yet committed
+                time.sleep(0.7)
+            return audited(**arguments)
+
+        monkeypatch.setattr(accounts, "record_audit", slow_audit)
+
+        def create(admin: Persona) -> httpx.Response:
+            return httpx.post(
+                f"{server.url}/api/v1/users",
+                json={"username": "twin", "role": "cdc_analyst", "password": "a-long-password-1"},
+                headers=admin.auth,
+                timeout=30,
+            )
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first = pool.submit(create, admins[0])
+            assert inside.wait(10)
+            second = pool.submit(create, admins[1])
+            answers = [first.result(), second.result()]
+    assert [a.status_code for a in answers] == [201, 409], [a.text for a in answers]
+    assert answers[1].json()["error"] in {"conflict", "username_taken"}

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -129,6 +129,19 @@ def install(app: FastAPI) -> None:
             422,
             "invalid_input",
             _("The input holds a value that cannot be stored (for example a NUL character)."),
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def conflicting_change(request: Request, exc: IntegrityError) -> Response:
+        # The checks made before a write can be overtaken by another request making the
+        # same change at the same moment (one username created twice): the database's
+        # constraint refuses the later one. The client can reload and see.
+        log.warning("a constraint refused a change", extra={"error": str(exc.orig)})
+        return problem_response(
+            request,
+            409,
+            "conflict",
+            _("This was changed at the same moment by another request. Reload and try again."),
         )
 
     @app.exception_handler(OperationalError)
