@@ -22,9 +22,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from placecode import scheduler
 from placecode.accounts.models import AuditEntry, Role
+from placecode.accounts.principal import Principal
 from placecode.accounts.service import Operator
 from placecode.analytics import service, tasks
 from placecode.analytics.models import Alert
@@ -37,6 +39,67 @@ from tests.checkins.test_durability import set_up_district
 from tests.conftest import Databases, LiveServer, Persona, make_persona, running_server
 
 ANALYST = Operator(username="cdc-test")
+
+
+def surge(venue: Venue) -> service.Detection:
+    """A detection of today that found a surge at the venue (as `judge` gives it)."""
+    day = clock.local_now().date()
+    alert = Alert(
+        venue_id=venue.id,
+        day=day,
+        kind="surge",
+        count=900,
+        baseline=100.0,
+        z=8.0,
+        ratio=9.0,
+        raised_hour=24,
+        basis="recent_days",
+        department_code="commerce",
+        street_code=venue.street_code,
+        status="open",
+        created_at=clock.now(),
+    )
+    return service.Detection(day, 24, "recent_days", 1, [alert])
+
+
+def twice_at_once(server: LiveServer, change: Callable[[Session], object]) -> dict[str, str]:
+    """Make the change in two transactions at once: the first holds its transaction open a
+    while after making it, the second starts meanwhile. What each came to (its Conflict's
+    code, or "done")."""
+    first_done, outcomes = threading.Event(), {}
+
+    def first() -> None:
+        with server.database.session_for(write=True) as session:
+            change(session)
+            first_done.set()
+            time.sleep(0.5)  # the second one arrives meanwhile
+            session.commit()
+        outcomes["first"] = "done"
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert first_done.wait(10)
+    with server.database.session_for(write=True) as session:
+        try:
+            change(session)
+            session.commit()
+            outcomes["second"] = "done"
+        except Conflict as refused:
+            outcomes["second"] = refused.code
+    thread.join(10)
+    return outcomes
+
+
+def audits_of(server: LiveServer, action: str, target: str) -> int:
+    with server.database.session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == action, AuditEntry.target == target)
+            )
+            or 0
+        )
 
 
 def write_lock_free(server: LiveServer) -> bool:
@@ -159,45 +222,18 @@ def test_two_detections_of_one_day_at_once_raise_each_alert_once(
         set_up_district(server.database, settings)
         with server.database.session() as session:
             venue = session.scalars(select(Venue)).one()
-        day = clock.local_now().date()
 
-        def judged() -> service.Detection:
-            alert = Alert(
-                venue_id=venue.id,
-                day=day,
-                kind="surge",
-                count=900,
-                baseline=100.0,
-                z=8.0,
-                ratio=9.0,
-                raised_hour=24,
-                basis="recent_days",
-                department_code="commerce",
-                street_code=venue.street_code,
-                status="open",
-                created_at=clock.now(),
-            )
-            return service.Detection(day, 24, "recent_days", 1, [alert])
-
-        first_flushed, raised = threading.Event(), {}
-
-        def first() -> None:
-            with server.database.session_for(write=True) as session:
-                raised["first"] = service.raise_alerts(session=session, found=judged()).raised
-                first_flushed.set()
-                time.sleep(0.5)  # the second one arrives meanwhile
-                session.commit()
-
-        thread = threading.Thread(target=first)
-        thread.start()
-        assert first_flushed.wait(10)
-        with server.database.session_for(write=True) as session:
-            raised["second"] = service.raise_alerts(session=session, found=judged()).raised
-            session.commit()
-        thread.join(10)
+        raised: list[int] = []
+        outcomes = twice_at_once(
+            server,
+            lambda session: raised.append(
+                len(service.raise_alerts(session=session, found=surge(venue)).raised)
+            ),
+        )
         with server.database.session() as session:
             stored = session.scalar(select(func.count()).select_from(Alert))
-    assert (len(raised["first"]), len(raised["second"]), stored) == (1, 0, 1)
+    assert outcomes == {"first": "done", "second": "done"}
+    assert (raised, stored) == ([1, 0], 1)
 
 
 def test_a_confirmation_clicked_twice_at_once_confirms_once(
@@ -220,34 +256,12 @@ def test_a_confirmation_clicked_twice_at_once_confirms_once(
                 session=session, settings=settings, title="Twice", people=[], venues=[request]
             )
             case_id = tracing.open_case(session=session, actor=ANALYST, plan=plan).id
-        first_done, outcomes = threading.Event(), {}
-
-        def first() -> None:
-            with server.database.session_for(write=True) as session:
-                tracing.confirm_case(session=session, actor=ANALYST, case_id=case_id)
-                first_done.set()
-                time.sleep(0.5)  # the second one arrives meanwhile
-                session.commit()
-            outcomes["first"] = "confirmed"
-
-        thread = threading.Thread(target=first)
-        thread.start()
-        assert first_done.wait(10)
-        with server.database.session_for(write=True) as session:
-            try:
-                tracing.confirm_case(session=session, actor=ANALYST, case_id=case_id)
-                session.commit()
-                outcomes["second"] = "confirmed"
-            except Conflict as refused:
-                outcomes["second"] = refused.code
-        thread.join(10)
-        with server.database.session() as session:
-            audits = session.scalar(
-                select(func.count())
-                .select_from(AuditEntry)
-                .where(AuditEntry.action == "tracing.confirm", AuditEntry.target == case_id)
-            )
-    assert outcomes == {"first": "confirmed", "second": "case_confirmed"}
+        outcomes = twice_at_once(
+            server,
+            lambda session: tracing.confirm_case(session=session, actor=ANALYST, case_id=case_id),
+        )
+        audits = audits_of(server, "tracing.confirm", case_id)
+    assert outcomes == {"first": "done", "second": "case_confirmed"}
     assert audits == 1
 
 
@@ -292,3 +306,25 @@ def test_one_username_created_twice_at_once_is_a_conflict_not_a_crash(
             answers = [first.result(), second.result()]
     assert [a.status_code for a in answers] == [201, 409], [a.text for a in answers]
     assert answers[1].json()["error"] in {"conflict", "username_taken"}
+
+
+def test_an_alert_acknowledged_twice_at_once_is_acknowledged_once(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(database_url=databases.new_url())
+    with running_server(settings) as server:
+        set_up_district(server.database, settings)
+        with server.database.session() as session:
+            venue = session.scalars(select(Venue)).one()
+            (alert,) = service.raise_alerts(session=session, found=surge(venue)).raised
+            alert_id = alert.id
+        district = Principal(0, "officer", "Officer", Role.district_admin, None, "token")
+        outcomes = twice_at_once(
+            server,
+            lambda session: service.acknowledge(
+                session=session, principal=district, actor=ANALYST, alert_id=alert_id
+            ),
+        )
+        audits = audits_of(server, "analytics.acknowledge", str(alert_id))
+    assert outcomes == {"first": "done", "second": "alert_not_open"}
+    assert audits == 1

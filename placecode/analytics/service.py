@@ -290,12 +290,20 @@ def alerts_for(
     return [(alert, name) for alert, name in session.execute(query)]
 
 
-def get_alert(*, session: Session, principal: Principal, alert_id: int) -> Alert:
-    alert = session.scalar(
+def get_alert(
+    *, session: Session, principal: Principal, alert_id: int, for_update: bool = False
+) -> Alert:
+    """The alert, if the principal answers for it; `for_update` to change it: on PostgreSQL
+    its row is locked until the transaction ends, so that two people acknowledging it at
+    once take turns and the later one is told it is done (SQLite's writers take turns)."""
+    query = (
         select(Alert)
         .join(Venue, Venue.id == Alert.venue_id)
         .where(Alert.id == alert_id, _visible(principal))
     )
+    if for_update:
+        query = query.with_for_update(of=Alert).execution_options(populate_existing=True)
+    alert = session.scalar(query)
     if alert is None:
         raise NotFound(_("There is no such alert for you."), code="alert_not_found")
     return alert
@@ -305,7 +313,7 @@ def acknowledge(
     *, session: Session, principal: Principal, actor: Actor, alert_id: int, note: str = ""
 ) -> Alert:
     """Someone has seen it and is on it. Audited."""
-    alert = get_alert(session=session, principal=principal, alert_id=alert_id)
+    alert = get_alert(session=session, principal=principal, alert_id=alert_id, for_update=True)
     if alert.status != AlertStatus.open:
         raise Conflict(_("This alert has been acknowledged already."), code="alert_not_open")
     alert.status = AlertStatus.acknowledged
@@ -325,7 +333,7 @@ def resolve(
     *, session: Session, principal: Principal, actor: Actor, alert_id: int, note: str
 ) -> Alert:
     """Done: what was done, in a note. Audited."""
-    alert = get_alert(session=session, principal=principal, alert_id=alert_id)
+    alert = get_alert(session=session, principal=principal, alert_id=alert_id, for_update=True)
     if alert.status == AlertStatus.resolved:
         raise Conflict(_("This alert is resolved already."), code="alert_resolved")
     if not note.strip():

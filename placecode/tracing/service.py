@@ -590,7 +590,9 @@ def get_case(*, session: Session, case_id: str, for_update: bool = False) -> Tra
     transaction ends, so that two changes at once (a confirmation clicked twice) take
     turns and the later one sees the earlier one's outcome. SQLite's writers take turns
     anyway."""
-    case = session.get(TracingCase, case_id, with_for_update=for_update)
+    case = session.get(
+        TracingCase, case_id, with_for_update=for_update, populate_existing=for_update
+    )
     if case is None:
         raise NotFound(
             _("There is no tracing case {id}.").format(id=case_id), code="case_not_found"
