@@ -7,18 +7,23 @@ in `placecode.accounts.principal` (also used by services and the CLI).
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from typing import Any
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from placecode.accounts import service
 from placecode.accounts.models import ROLE_LABELS, Role
 from placecode.accounts.principal import Principal
+from placecode.db import Database
 from placecode.errors import Forbidden, Unauthorized
 from placecode.i18n import _
 from placecode.web.deps import SAFE_METHODS, SessionDep
+
+log = logging.getLogger("placecode.accounts")
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -50,6 +55,21 @@ async def check_csrf(request: Request) -> None:
         )
 
 
+def note_use_apart(request: Request, token_id: str) -> None:
+    """Note a token's use for a request that only reads, in a short writing transaction of
+    its own. In the request's own (a reading one), on SQLite the write would be refused
+    ("database is locked") whenever another writer had committed since it began: under
+    scan load nearly always, and as the note was then never kept, every read with that
+    token failed. Best effort: a database too busy to take it leaves it for the next
+    request."""
+    database: Database = request.app.state.db
+    try:
+        with database.session_for(write=True) as writing, writing.begin():
+            service.note_token_use(session=writing, token_id=token_id)
+    except OperationalError as exc:
+        log.warning("a token's use was not noted", extra={"error": str(exc.orig)})
+
+
 async def current_principal(request: Request, session: SessionDep) -> Principal:
     """Resolve the caller from a bearer token or the session cookie, or refuse with 401."""
     authorization = request.headers.get("authorization")
@@ -59,9 +79,16 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
             raise Unauthorized(
                 _("Send an API token as 'Authorization: Bearer <token>'."), code="bad_token"
             )
-        user = await run_in_threadpool(
-            service.user_for_token, session=session, secret=credential.strip()
-        )
+        if request.method not in SAFE_METHODS:
+            user = await run_in_threadpool(
+                service.user_for_token, session=session, secret=credential.strip()
+            )
+        else:
+            user, due = await run_in_threadpool(
+                service.token_user, session=session, secret=credential.strip()
+            )
+            if due is not None:
+                await run_in_threadpool(note_use_apart, request, due)
         return Principal.of(user, "token")
 
     user_id, epoch = request.session.get("uid"), request.session.get("epoch")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from placecode.accounts.models import (
@@ -406,8 +406,10 @@ def revoke_api_token(
     return token
 
 
-def user_for_token(*, session: Session, secret: str) -> User:
-    """The active user behind a bearer secret, or Unauthorized."""
+def token_user(*, session: Session, secret: str) -> tuple[User, str | None]:
+    """The active user behind a bearer secret, or Unauthorized; with the token's id if its
+    use is to be noted (`note_token_use`: last noted longer ago than LAST_USED_RESOLUTION),
+    else None. It only reads."""
     token = session.scalars(
         select(ApiToken).where(ApiToken.token_hash == token_digest(secret))
     ).first()
@@ -419,8 +421,22 @@ def user_for_token(*, session: Session, secret: str) -> User:
     user = token.user
     if not user.is_active:
         raise Unauthorized(_("This account is disabled."), code="account_disabled")
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        token.last_used_at = now
+    due = token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION
+    return user, token.id if due else None
+
+
+def note_token_use(*, session: Session, token_id: str) -> None:
+    session.execute(
+        update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=clock.now())
+    )
+
+
+def user_for_token(*, session: Session, secret: str) -> User:
+    """The active user behind a bearer secret, or Unauthorized; the token's use noted in
+    the same transaction (for one that writes anyway)."""
+    user, due = token_user(session=session, secret=secret)
+    if due is not None:
+        note_token_use(session=session, token_id=due)
     return user
 
 

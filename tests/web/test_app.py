@@ -3,13 +3,14 @@
 import gc
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
-from placecode.accounts.models import Role
+from placecode.accounts.models import ApiToken, Role
 from placecode.config import Settings
 from placecode.db import Database
 from placecode.web.app import GC_THRESHOLDS, create_app
@@ -144,6 +145,33 @@ def test_a_nul_character_is_refused_not_crashed_on(
     assert created.json()["details"][0]["field"] == "display_name"
 
 
+@contextmanager
+def writers_committing(database: Database) -> Iterator[list[float]]:
+    """Another writer committing all the time, as the check-in writer's batches would at a
+    busy hour; the moments of its commits."""
+    with database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS other_writes (n INTEGER)"))
+    stop, running = threading.Event(), threading.Event()
+    commits: list[float] = []
+
+    def other_writer() -> None:
+        while not stop.is_set():
+            with database.engine.begin() as connection:
+                connection.execute(text("INSERT INTO other_writes VALUES (1)"))
+            commits.append(time.monotonic())
+            running.set()
+            time.sleep(0.0005)
+
+    writing = threading.Thread(target=other_writer)
+    writing.start()
+    try:
+        assert running.wait(timeout=10)
+        yield commits
+    finally:
+        stop.set()
+        writing.join(timeout=10)
+
+
 def test_a_staff_change_goes_through_while_other_writers_commit_all_the_time(
     databases: Databases, make_settings: Callable[..., Settings], authority: tuple[Path, Path]
 ) -> None:
@@ -157,26 +185,11 @@ def test_a_staff_change_goes_through_while_other_writers_commit_all_the_time(
     prepare(database.engine)
     with database.session() as session:
         admin = make_persona(session, settings, "busy-hour-admin", Role.district_admin)
-    with database.engine.begin() as connection:
-        connection.execute(text("CREATE TABLE other_writes (n INTEGER)"))
-    stop, running = threading.Event(), threading.Event()
-    commits: list[float] = []
-
-    def other_writer() -> None:  # as the check-in writer's batches would
-        while not stop.is_set():
-            with database.engine.begin() as connection:
-                connection.execute(text("INSERT INTO other_writes VALUES (1)"))
-            commits.append(time.monotonic())
-            running.set()
-            time.sleep(0.0005)
-
-    writing = threading.Thread(target=other_writer)
     try:
-        with TestClient(
-            create_app(settings, database), base_url="https://placecode.test"
-        ) as client:
-            writing.start()
-            assert running.wait(timeout=10)
+        with (
+            TestClient(create_app(settings, database), base_url="https://placecode.test") as client,
+            writers_committing(database) as commits,
+        ):
             started = time.monotonic()
             statuses = [
                 client.post(
@@ -195,9 +208,38 @@ def test_a_staff_change_goes_through_while_other_writers_commit_all_the_time(
             ended = time.monotonic()
         assert statuses == [201] * 20
     finally:
-        stop.set()
-        if writing.is_alive():
-            writing.join(timeout=10)
         database.dispose()
     # The other writer did keep committing while the requests ran.
     assert sum(started < at < ended for at in commits) >= 5
+
+
+def test_reads_with_tokens_go_through_while_other_writers_commit_all_the_time(
+    databases: Databases, make_settings: Callable[..., Settings], authority: tuple[Path, Path]
+) -> None:
+    """A token's first use (and one every few minutes after) is noted on its row. Noted in
+    a GET's reading transaction, on SQLite that write was refused whenever another writer
+    had committed since the read began: under scan load every such GET answered 503, and,
+    the note never kept, so did every GET with that token after it."""
+    settings = make_settings(database_url=databases.new_url())
+    database = Database.connect(settings)
+    prepare(database.engine)
+    with database.session() as session:
+        readers = [
+            make_persona(session, settings, f"busy-hour-reader-{n}", Role.district_admin)
+            for n in range(20)
+        ]
+    try:
+        with (
+            TestClient(create_app(settings, database), base_url="https://placecode.test") as client,
+            writers_committing(database),
+        ):
+            statuses = [
+                client.get("/api/v1/venues", headers=reader.auth).status_code for reader in readers
+            ]
+            again = client.get("/api/v1/venues", headers=readers[0].auth).status_code
+        assert (statuses, again) == ([200] * 20, 200)
+        with database.session() as session:
+            noted = session.scalars(select(ApiToken.last_used_at)).all()
+        assert len(noted) == 20 and None not in noted
+    finally:
+        database.dispose()
