@@ -4,9 +4,9 @@ Work that reads at length before it writes little or nothing, detection and trac
 reads in a transaction that only reads: on SQLite a transaction that writes holds every
 other writer up (the server's check-in writer among them), and judging the full district
 takes seconds. Checked on a SQLite file whatever the backend under test (on PostgreSQL
-nothing of the kind can be seen). Then, on the backend under test, two detections writing
-their alerts at once and a confirmation clicked twice take turns: the later one finds the
-earlier one's outcome."""
+nothing of the kind can be seen). Then, on the backend under test, the same change made
+twice at once (alerts raised, a case confirmed, an alert acknowledged, a correction filed,
+a username created) takes turns: the later one finds the earlier one's outcome."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ from placecode.analytics.models import Alert
 from placecode.clock import clock
 from placecode.config import Settings
 from placecode.errors import Conflict
+from placecode.health import service as health
+from placecode.health.models import Correction
+from placecode.people import service as people
+from placecode.people.documents import DocType, Document
+from placecode.people.sealing import load_sealer
+from placecode.people.service import PersonDetails
 from placecode.tracing import service as tracing
 from placecode.venues.models import Venue
 from tests.checkins.test_durability import set_up_district
@@ -328,3 +334,37 @@ def test_an_alert_acknowledged_twice_at_once_is_acknowledged_once(
         audits = audits_of(server, "analytics.acknowledge", str(alert_id))
     assert outcomes == {"first": "done", "second": "alert_not_open"}
     assert audits == 1
+
+
+def test_a_correction_filed_twice_at_once_is_filed_once(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> None:
+    """One open request a person: the later of two at once is told one is waiting."""
+    settings = make_settings(database_url=databases.new_url())
+    with running_server(settings) as server:
+        sealer = load_sealer(settings)
+        details = PersonDetails(Document(DocType.passport, "E31313131"), "Twice Filed", None)
+        with server.database.session() as session:
+            person = people.register_person(
+                session=session, settings=settings, sealer=sealer, details=details, source="web"
+            )
+            person_key, person_id = person.person_key, person.id
+        outcomes = twice_at_once(
+            server,
+            lambda session: health.file_correction(
+                session=session,
+                settings=settings,
+                sealer=sealer,
+                person_key=person_key,
+                details=None,
+                reason="I was never there.",
+            ),
+        )
+        with server.database.session() as session:
+            filed = session.scalar(
+                select(func.count())
+                .select_from(Correction)
+                .where(Correction.person_id == person_id)
+            )
+    assert outcomes == {"first": "done", "second": "correction_open"}
+    assert filed == 1

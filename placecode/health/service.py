@@ -858,6 +858,9 @@ def file_correction(
         )
     if person is None:
         raise NotFound(_("This person is not registered."), code="unknown_person")
+    # Two requests at once take turns on the person's row (PostgreSQL; SQLite's writers
+    # take turns anyway): the later one then finds the earlier one's request open.
+    session.execute(select(Person.id).where(Person.id == person.id).with_for_update())
     open_one = session.scalar(
         select(Correction.id).where(
             Correction.person_id == person.id, Correction.state == CorrectionState.open.value
