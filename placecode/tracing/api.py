@@ -15,6 +15,7 @@ from placecode.accounts.authz import requires
 from placecode.accounts.models import Role
 from placecode.accounts.principal import Principal
 from placecode.config import Settings
+from placecode.db import Database
 from placecode.errors import InvalidInput
 from placecode.health import service as health
 from placecode.health.api import get_statuses
@@ -212,26 +213,22 @@ def trace(
 ) -> TraceView:
     """Trace index people (and risky venue windows) without saving: trajectories and
     contacts, with pseudonyms and masked fields only."""
-    people = index_requests(body.people, settings)
-    venues = venue_requests(body.venues, settings)
-    if not people and not venues:
-        raise InvalidInput(
-            _("Name at least one index person or one risky venue window."), code="empty_case"
-        )
     with reading_apart(session, database) as reading:
-        indexes = service.index_windows(session=reading, settings=settings, people=people)
-        found = service.trace(
+        plan = service.plan_case(  # a case, not saved
             session=reading,
-            indexes=indexes,
+            settings=settings,
+            title="",
+            people=index_requests(body.people, settings),
+            venues=venue_requests(body.venues, settings),
             degree=body.degree,
-            threshold_minutes=body.threshold_minutes or settings.close_contact_minutes,
-            venue_windows=service.venue_windows(session=reading, venues=venues),
+            threshold_minutes=body.threshold_minutes,
         )
+        found = plan.found
         return TraceView(
             trajectories=trajectory_views(
                 session=reading,
                 trajectories=found.trajectories,
-                windows=indexes,
+                windows=plan.indexes,
                 clusters=found.clusters,
             ),
             contacts=contact_views(session=reading, contacts=service.contact_rows(found)),
@@ -291,17 +288,25 @@ def get_case(
     return case_view(session=session, case=case, offset=offset, limit=limit)
 
 
-@router.post("/tracing/cases/{case_id}/run")
-def run_case(
-    case_id: CaseId, principal: Analysts, session: SessionDep, database: DatabaseDep
-) -> CaseView:
-    """Trace the case again over the scan log as it is now (not once confirmed)."""
+def retrace(
+    session: Session, database: Database, case_id: str, actor: Principal
+) -> tuple[TracingCase, service.Rerun]:
+    """Trace a case again in a session that only reads, then keep the findings in the
+    request's (its row locked, so that a confirmation at the same moment waits)."""
     with reading_apart(session, database) as reading:
         found = service.trace_case(
             session=reading, case=service.get_case(session=reading, case_id=case_id)
         )
     case = service.get_case(session=session, case_id=case_id, for_update=True)
-    rerun = service.run_case(session=session, case=case, actor=principal, found=found)
+    return case, service.run_case(session=session, case=case, actor=actor, found=found)
+
+
+@router.post("/tracing/cases/{case_id}/run")
+def run_case(
+    case_id: CaseId, principal: Analysts, session: SessionDep, database: DatabaseDep
+) -> CaseView:
+    """Trace the case again over the scan log as it is now (not once confirmed)."""
+    case, rerun = retrace(session, database, case_id, principal)
     view = case_view(session=session, case=case)
     view.rerun = RerunView(added=rerun.added, gone=rerun.gone, changed=rerun.changed)
     return view

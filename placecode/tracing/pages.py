@@ -22,7 +22,7 @@ from placecode.health.api import get_statuses
 from placecode.i18n import _
 from placecode.people.documents import DOC_LABELS, DocType
 from placecode.tracing import service
-from placecode.tracing.api import case_view, contact_views, export_response
+from placecode.tracing.api import case_view, contact_views, export_response, retrace
 from placecode.tracing.schemas import CaseView
 from placecode.tracing.service import FINDING_LABELS, CaseStatus, Finding, Reidentified
 from placecode.web.deps import DatabaseDep, SessionDep, SettingsDep, reading_apart
@@ -301,12 +301,7 @@ def run_case(
 ) -> Response:
     """Trace the case again and say how the findings changed."""
     try:
-        with reading_apart(session, database) as reading:
-            found = service.trace_case(
-                session=reading, case=service.get_case(session=reading, case_id=case_id)
-            )
-        case = service.get_case(session=session, case_id=case_id, for_update=True)
-        rerun = service.run_case(session=session, case=case, actor=principal, found=found)
+        _case, rerun = retrace(session, database, case_id, principal)
     except PlaceCodeError as exc:
         return _failed(request, principal, session, case_id, exc)
     return RedirectResponse(

@@ -670,23 +670,17 @@ class Rerun:
 
 
 def run_case(
-    *,
-    session: Session,
-    case: TracingCase,
-    actor: Actor | None = None,
-    found: Trace | None = None,
+    *, session: Session, case: TracingCase, found: Trace, actor: Actor | None = None
 ) -> Rerun:
-    """Trace the case (again) and keep its findings, compared with the last time (not once
-    confirmed: withdraw first). Audited when an analyst asks for it. `found`: the case as
-    traced just before (`trace_case`, in a transaction that only read), else traced here."""
+    """Keep the case's findings as traced just before (`trace_case` or `plan_case`, in a
+    transaction that only read), compared with the last time (not once confirmed: withdraw
+    first). Audited when an analyst asks for it."""
     if case.status == CaseStatus.confirmed.value:
         raise Conflict(
             _("This case is confirmed; withdraw the confirmation before tracing it again."),
             code="case_confirmed",
         )
     before = {c.person_id: c.kind for c in saved_contacts(session=session, case=case)}
-    if found is None:
-        found = trace_case(session=session, case=case)
     now = {c.person_id: c.finding.value for c in found.contacts}
     rerun = Rerun(
         added=len(now.keys() - before.keys()),
