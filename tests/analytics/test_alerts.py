@@ -5,7 +5,6 @@ shows only its own; acknowledging and resolving are audited."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,41 +15,13 @@ from placecode.accounts.principal import Principal
 from placecode.analytics import service as analytics
 from placecode.analytics.models import Alert, RolledUpDay
 from placecode.config import Settings
-from placecode.demo import activity, service
 from placecode.demo.district import DistrictPlan
 from placecode.errors import Conflict, InvalidInput, NotFound
-from placecode.people.sealing import load_sealer
-from tests.demo.test_activity import small_district
-
-DAYS = [date(2022, 3, 18) - timedelta(days=n) for n in range(14, -1, -1)]  # 4 to 18 March
+from tests.analytics.conftest import DAYS
 
 
 def principal(role: Role, scope: str | None, name: str = "someone") -> Principal:
     return Principal(0, name, name, role, scope, "token")
-
-
-@pytest.fixture
-def district(session: Session, settings: Settings, demo_ca: Path) -> DistrictPlan:
-    plan, population = small_district(session, 6_000)
-    service.write_organisations(session=session, settings=settings, plan=plan)
-    service.write_venues(session=session, plan=plan)
-    activity.write_days(
-        session=session,
-        settings=settings,
-        sealer=load_sealer(settings),
-        plan=plan,
-        population=population,
-        days=DAYS,
-        per_day=6_000,
-        seed=5,
-    )
-    return plan
-
-
-@pytest.fixture
-def rules(settings: Settings) -> Settings:
-    """This district is a fortieth of Putuo's scans: the minimum count scales with it."""
-    return settings.model_copy(update={"surge_min_count": 25, "drop_min_baseline": 25})
 
 
 def test_the_zhennan_surge_is_raised_by_midday_to_commerce_and_its_street(

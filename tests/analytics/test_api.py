@@ -19,7 +19,6 @@ from placecode.config import Settings
 from placecode.demo.district import DistrictPlan
 from placecode.region.models import Category
 from tests.accounts.test_pages import csrf_of, sign_in
-from tests.analytics.test_alerts import district, rules  # noqa: F401  (fixtures)
 from tests.conftest import Persona, make_persona, make_venue
 
 SURGE_DAY = date(2022, 3, 18)
@@ -29,8 +28,8 @@ def test_each_role_reads_and_answers_its_own_alerts(
     client: TestClient,
     session: Session,
     settings: Settings,
-    rules: Settings,  # noqa: F811
-    district: DistrictPlan,  # noqa: F811
+    rules: Settings,
+    district: DistrictPlan,
     district_admin: Persona,
     regulator: Persona,
     street_admin: Persona,
@@ -94,7 +93,7 @@ def test_a_days_overview_stays_in_scope_and_reads_the_same_once_rolled_up(
     client: TestClient,
     session: Session,
     settings: Settings,
-    district: DistrictPlan,  # noqa: F811
+    district: DistrictPlan,
     district_admin: Persona,
     regulator: Persona,
     street_admin: Persona,
@@ -142,8 +141,8 @@ def test_a_venues_hours_against_its_usual_band(
     client: TestClient,
     session: Session,
     settings: Settings,
-    rules: Settings,  # noqa: F811
-    district: DistrictPlan,  # noqa: F811
+    rules: Settings,
+    district: DistrictPlan,
     regulator: Persona,
     street_admin: Persona,
 ) -> None:
@@ -167,8 +166,8 @@ def test_a_venues_hours_against_its_usual_band(
 def test_the_inbox_page_answers_through_its_form(
     client: TestClient,
     session: Session,
-    rules: Settings,  # noqa: F811
-    district: DistrictPlan,  # noqa: F811
+    rules: Settings,
+    district: DistrictPlan,
     regulator: Persona,
 ) -> None:
     analytics.detect(session=session, settings=rules, day=SURGE_DAY, hour=12)
@@ -192,7 +191,7 @@ def test_the_inbox_page_answers_through_its_form(
 def test_coverage_finds_silent_codes_and_key_places_in_scope(
     client: TestClient,
     session: Session,
-    district: DistrictPlan,  # noqa: F811
+    district: DistrictPlan,
     district_admin: Persona,
     street_admin: Persona,
 ) -> None:
@@ -236,8 +235,8 @@ def test_days_out_of_any_districts_range_are_refused(
 
 def test_the_hourly_job_rolls_up_what_is_finished_and_detects(
     session: Session,
-    rules: Settings,  # noqa: F811
-    district: DistrictPlan,  # noqa: F811
+    rules: Settings,
+    district: DistrictPlan,
 ) -> None:
     clock.freeze(datetime(2022, 3, 19, 9, 30, tzinfo=rules.zone))
     tasks.hourly(session, rules)

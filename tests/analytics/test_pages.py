@@ -18,7 +18,6 @@ from placecode.demo.district import DistrictPlan
 from placecode.region.models import Category
 from placecode.venues.models import Venue
 from tests.accounts.test_pages import sign_in
-from tests.analytics.test_alerts import district  # noqa: F401  (the fixture)
 from tests.conftest import Persona
 
 DAY = {"day": "2022-03-18"}
@@ -34,7 +33,7 @@ def rows(client: TestClient, url: str, **params: str) -> list[dict[str, str]]:
 def test_the_district_dashboard_shows_today_and_exports_each_table(
     client: TestClient,
     settings: Settings,
-    district: DistrictPlan,  # noqa: F811
+    district: DistrictPlan,
     district_admin: Persona,
 ) -> None:
     clock.freeze(datetime(2022, 3, 19, 9, 30, tzinfo=settings.zone))
@@ -75,7 +74,7 @@ def test_a_street_admin_sees_only_their_street_and_a_regulator_only_their_catego
     client: TestClient,
     session: Session,
     settings: Settings,
-    district: DistrictPlan,  # noqa: F811
+    district: DistrictPlan,
     street_admin: Persona,
     regulator: Persona,
 ) -> None:
@@ -134,7 +133,7 @@ def test_the_open_alerts_on_the_dashboard_and_the_inbox_as_csv(
     client: TestClient,
     session: Session,
     settings: Settings,
-    district: DistrictPlan,  # noqa: F811
+    district: DistrictPlan,
     regulator: Persona,
 ) -> None:
     clock.freeze(datetime(2022, 3, 19, 9, 30, tzinfo=settings.zone))
