@@ -20,18 +20,20 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from placecode import scheduler
-from placecode.accounts.models import AuditEntry, Role
+from placecode.accounts import service as accounts
+from placecode.accounts.models import ApiToken, AuditEntry, Role
 from placecode.accounts.principal import Principal
 from placecode.accounts.service import Operator
 from placecode.analytics import service, tasks
 from placecode.analytics.models import Alert
 from placecode.clock import clock
 from placecode.config import Settings
+from placecode.db import Database
 from placecode.errors import Conflict
 from placecode.health import service as health
 from placecode.health.models import Correction
@@ -42,7 +44,14 @@ from placecode.people.service import PersonDetails
 from placecode.tracing import service as tracing
 from placecode.venues.models import Venue
 from tests.checkins.test_durability import set_up_district
-from tests.conftest import Databases, LiveServer, Persona, make_persona, running_server
+from tests.conftest import (
+    Databases,
+    LiveServer,
+    Persona,
+    make_persona,
+    prepare,
+    running_server,
+)
 
 ANALYST = Operator(username="cdc-test")
 
@@ -368,3 +377,27 @@ def test_a_correction_filed_twice_at_once_is_filed_once(
             )
     assert outcomes == {"first": "done", "second": "correction_open"}
     assert filed == 1
+
+
+def test_requests_with_one_token_at_once_do_not_wait_on_each_others_note_of_its_use(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> None:
+    """Two writing requests with one staff token, its use due to be noted: the second does
+    not wait for the first's transaction to end (PostgreSQL's row lock; checked on a
+    PostgreSQL database whatever the backend under test: SQLite has one writer anyway)."""
+    settings = make_settings(database_url=databases.new_url("postgresql"))
+    database = Database.connect(settings)
+    try:
+        prepare(database.engine)
+        with database.session() as session:
+            secret = make_persona(session, settings, "busy-officer", Role.district_admin).token
+        with database.session() as first:
+            accounts.user_for_token(session=first, secret=secret)  # notes it, row locked
+            with database.session() as second:
+                second.execute(text("SET LOCAL lock_timeout = '2s'"))
+                user = accounts.user_for_token(session=second, secret=secret)
+                assert user.username == "busy-officer"
+        with database.session() as session:
+            assert session.scalars(select(ApiToken.last_used_at)).one() is not None
+    finally:
+        database.dispose()

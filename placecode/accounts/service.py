@@ -426,9 +426,17 @@ def token_user(*, session: Session, secret: str) -> tuple[User, str | None]:
 
 
 def note_token_use(*, session: Session, token_id: str) -> None:
-    session.execute(
-        update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=clock.now())
+    """Note a token's use now, unless another transaction is noting it at this moment
+    (its row locked): that one's note will do, and a request with the same token does not
+    wait for the other request's transaction to end (SKIP LOCKED on PostgreSQL; SQLite has
+    one writer at a time anyway)."""
+    free = (
+        select(ApiToken.id)
+        .where(ApiToken.id == token_id)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
+    session.execute(update(ApiToken).where(ApiToken.id == free).values(last_used_at=clock.now()))
 
 
 def user_for_token(*, session: Session, secret: str) -> User:
