@@ -63,7 +63,7 @@ def engine(request: pytest.FixtureRequest, engine: Engine) -> Engine:
 
 
 @pytest.fixture
-def district(district_database: tuple[Engine, DistrictPlan], session: Session) -> DistrictPlan:
+def district(district_database: tuple[Engine, DistrictPlan]) -> DistrictPlan:
     return district_database[1]
 
 

@@ -37,10 +37,10 @@ def found_in(content: bytes, needles: Iterable[str]) -> list[str]:
     cores = {needle: max(re.findall(r"[0-9]+", needle), key=len).encode() for needle in needles}
     assert all(len(digits) >= 8 for digits in cores.values()), cores
     lengths = {len(digits) for digits in cores.values()}
+    runs = re.findall(rb"[0-9]{8,}", content)
     windows = {  # every stretch of the content's digit runs as long as a needle's digits
         run[start : start + length]
-        for match in re.finditer(rb"[0-9]{8,}", content)
-        for run in (match.group(),)
+        for run in runs
         for length in lengths
         for start in range(len(run) - length + 1)
     }
