@@ -25,6 +25,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
+from playwright.sync_api import expect
 from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
@@ -459,7 +460,13 @@ def live_server(
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Debian's Chromium, quiet on a machine without internet; missing it fails loudly."""
+    """Debian's Chromium, quiet on a machine without internet; missing it fails loudly.
+
+    Assertions on pages wait up to 20 s, not Playwright's 5: the two backends' suites run
+    side by side on two cores, and a chart page parses plotly.js (4.8 MB) first. CI once
+    drew a chart just after the 5 s were up.
+    """
+    expect.set_options(timeout=20_000)
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.fail(
             f"{CHROMIUM} is missing: page tests need Debian's chromium (the test command "
