@@ -268,6 +268,11 @@ class DriverSql:
     def marks(self, count: int) -> str:
         return ", ".join([self.mark] * count)
 
+    def rows(self, count: int, width: int) -> str:
+        """Placeholders for `count` rows of `width` values: `(?, ?), (?, ?)`."""
+        row = f"({self.marks(width)})"
+        return ", ".join([row] * count)
+
     def timestamp(self, moment: datetime) -> Any:
         """A UTC instant as the UTCDateTime columns store it."""
         moment = moment.astimezone(UTC)
@@ -275,6 +280,10 @@ class DriverSql:
 
     def all(self, statement: str, parameters: Sequence[Any] = ()) -> list[Any]:
         return list(self.connection.exec_driver_sql(statement, tuple(parameters)).fetchall())
+
+    def run(self, statement: str, parameters: Sequence[Any] = ()) -> None:
+        """A statement that returns no rows."""
+        self.connection.exec_driver_sql(statement, tuple(parameters))
 
     def tuples(self, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Plain tuples straight from the driver's cursor (for numpy, many rows at once)."""

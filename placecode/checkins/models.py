@@ -31,7 +31,7 @@ class CheckIn(Base):
 
     __table_args__ = (
         Index("ix_checkins_venue_id_scanned_at", "venue_id", "scanned_at"),
-        Index("ix_checkins_person_id_scanned_at", "person_id", "scanned_at"),
+        Index("ix_checkins_person_id_venue_id_scanned_at", "person_id", "venue_id", "scanned_at"),
         {"postgresql_partition_by": "RANGE (scanned_at)"},
     )
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from placecode.config import Settings
-from placecode.db import DriverSql, in_chunks
+from placecode.db import IN_LIST, DriverSql, in_chunks
 from placecode.errors import PlaceCodeError
 from placecode.i18n import _
 from placecode.people import service as people
@@ -136,12 +136,18 @@ def _allocate_ids(sql: DriverSql, count: int) -> list[int]:
 
 
 def add_to_hourly_counts(sql: DriverSql, counts: dict[tuple[str, int], int]) -> None:
-    sql.many(
-        f"INSERT INTO venue_hourly_counts (venue_id, hour, count) VALUES ({sql.marks(3)}) "  # noqa: S608
-        "ON CONFLICT (venue_id, hour) DO UPDATE "
-        "SET count = venue_hourly_counts.count + excluded.count",
-        [(venue, hour, n) for (venue, hour), n in sorted(counts.items())],
-    )
+    """Add to the venues' hourly counts: one statement for many (venue, hour) rows, which
+    on PostgreSQL is one execution where executemany was one per row. In key order, so
+    that two writers lock the rows they share in the same order."""
+    rows = sorted(counts.items())
+    for chunk in in_chunks(rows, IN_LIST // 3):
+        sql.run(
+            "INSERT INTO venue_hourly_counts (venue_id, hour, count) "  # noqa: S608  (placeholders only)
+            f"VALUES {sql.rows(len(chunk), 3)} "
+            "ON CONFLICT (venue_id, hour) DO UPDATE "
+            "SET count = venue_hourly_counts.count + excluded.count",
+            [value for (venue, hour), n in chunk for value in (venue, hour, n)],
+        )
 
 
 def store_visits(
@@ -183,13 +189,17 @@ def store_visits(
     if pending:
         earliest = min(v.scanned_at for _i, v, _p in pending) - window_seconds
         latest = max(v.scanned_at for _i, v, _p in pending) + window_seconds
-        person_ids = sorted({p for _i, _v, p in pending})
-        for chunk in in_chunks(person_ids):
+        pairs = sorted({(p, v.venue_id) for _i, v, p in pending})
+        for chunk in in_chunks(pairs, IN_LIST // 2):
+            # Only these (person, venue) pairs: a person's scans elsewhere, which can be
+            # many (a courier's round), are not read.
             rows = sql.all(
-                "SELECT id, person_id, venue_id, scanned_at FROM checkins "  # noqa: S608  (placeholders only)
-                f"WHERE person_id IN ({sql.marks(len(chunk))}) "
-                f"AND scanned_at BETWEEN {sql.mark} AND {sql.mark}",
-                [*chunk, earliest, latest],
+                f"WITH wanted (person_id, venue_id) AS (VALUES {sql.rows(len(chunk), 2)}) "  # noqa: S608  (placeholders only)
+                "SELECT c.id, c.person_id, c.venue_id, c.scanned_at FROM wanted "
+                "JOIN checkins c ON c.person_id = wanted.person_id "
+                "AND c.venue_id = wanted.venue_id "
+                f"WHERE c.scanned_at BETWEEN {sql.mark} AND {sql.mark}",
+                [*(value for pair in chunk for value in pair), earliest, latest],
             )
             for check_in_id, person_id, venue_id, scanned_at in rows:
                 seen[(person_id, venue_id)].append((scanned_at, check_in_id))

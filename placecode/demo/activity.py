@@ -37,7 +37,7 @@ NAT_HOURS = {"green_nat48": 48, "green_nat72": 72, "green_nat72_or_sampled24": 7
 # Built once after the load rather than row by row during it (as the migrations make them);
 # the check-ins' (venue, time) index is kept, since they are written in its order.
 LOAD_INDEXES = {
-    "ix_checkins_person_id_scanned_at": ("checkins", "person_id, scanned_at"),
+    "ix_checkins_person_id_venue_id_scanned_at": ("checkins", "person_id, venue_id, scanned_at"),
     "ix_venue_hourly_counts_hour_venue_id_count": ("venue_hourly_counts", "hour, venue_id, count"),
 }
 
