@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-from common import free_port, header
+from common import cpu_ticks, free_port, header, steal_between
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from placecode.accounts.models import Role
@@ -383,6 +383,7 @@ def measure(
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
         for _ in range(repeat):
             for name in names:
+                ticks = cpu_ticks()
                 if name == "ceiling":
                     figures = wrk("ceiling.lua", f"{base}/bench/ceiling", duration, connections)
                 elif name == "paced":  # the same connections, each at its own pace
@@ -422,6 +423,9 @@ def measure(
                 else:
                     path = f"/bench/stages/{name}"
                     figures = wrk("checkins.lua", base + path, duration, connections, str(pairs))
+                # A virtual machine's neighbours take cores from it: how much, so that
+                # a run's figures can be weighed (a pipeline of processes suffers most).
+                figures["steal"] = steal_between(ticks, cpu_ticks())
                 runs[name].append(figures)
         running[0] = False
         sampler.join()
@@ -500,7 +504,8 @@ def main() -> None:
                     f"{checkins['cpu_server']:.0%}, of the writers' {checkins['cpu_writer']:.0%}, "
                     f"of wrk {checkins['cpu_wrk']:.0%} (of one core); "
                     f"batches of {checkins['batch']:.1f} check-ins, "
-                    f"{checkins['commit_ms']:.2f} ms each",
+                    f"{checkins['commit_ms']:.2f} ms each; CPU stolen by the host "
+                    f"{ceiling['steal']:.0%} (ceiling), {checkins['steal']:.0%} (check-ins)",
                     flush=True,
                 )
                 if args.paced_rate:

@@ -38,6 +38,22 @@ def machine() -> str:
     return f"{python}, {os.cpu_count()} cores, {cpu}"
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """The machine's CPU time so far, in ticks: all of it, and the part stolen by the
+    hypervisor for other guests (Linux only; (0, 0) elsewhere)."""
+    try:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
+def steal_between(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the machine's CPU time stolen between two `cpu_ticks()`."""
+    total = after[0] - before[0]
+    return (after[1] - before[1]) / total if total > 0 else 0.0
+
+
 def throwaway_settings(**overrides: Any) -> Settings:
     workdir = Path(tempfile.mkdtemp(prefix="placecode-bench-"))
     values: dict[str, Any] = {

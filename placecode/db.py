@@ -93,8 +93,15 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         _tune_sqlite(engine, settings)
         return engine
+    # Plans for the values at hand, every time: psycopg prepares a statement after a few
+    # runs, and PostgreSQL would then keep a generic plan made while the day's check-ins
+    # partition was nearly empty (a full scan), and use it all day as the partition grows.
     return create_engine(
-        url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
     )
 
 

@@ -1,0 +1,218 @@
+"""The check-in writer's own cost: one batch written as the writer's process writes it
+(people resolved, repeats looked up, rows inserted, hourly counts added, committed), with
+no HTTP and no server around it, so that the figures are CPU time of this process and a
+noisy neighbour on the machine moves them little.
+
+    .venv/bin/python bench/bench_writer.py [--backends sqlite postgresql] [--batch 27]
+        [--density 16] [--batches 500] [--repeat 5]
+
+The district is the HTTP benchmark's (bench_checkins.py: 200 venues, 5,000 residents).
+Before measuring, it is filled until each person has `--density` scans inside the dedupe
+window, as in the HTTP benchmark after its warm-up, where 5,000 people make thousands of
+scans a second. The baseline, in the same run and database: the same batches inserted as
+bare rows (ids allocated, one insert, commit), which any writer has to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_checkins import Postgres, prepare
+from common import header
+from rich.progress import track
+from sqlalchemy import text
+
+from placecode.checkins.store import COLUMNS, Visit, _allocate_ids
+from placecode.checkins.writer import Order, write_batch
+from placecode.clock import clock
+from placecode.config import Settings, load_settings
+from placecode.db import Database, DriverSql, begin_write
+from placecode.people import service as people
+from placecode.people.sealing import Sealer, load_sealer
+
+
+class Statements:
+    """Wall time spent in each kind of statement the writer sends (outermost call only)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.counting = True
+        self._depth = 0
+
+    @contextmanager
+    def timing(self) -> Iterator[None]:
+        originals = {
+            name: getattr(DriverSql, name)
+            for name in ("all", "run", "many", "insert_rows")
+            if hasattr(DriverSql, name)  # (an older PlaceCode, for a comparison)
+        }
+
+        def timed(original: Callable[..., Any]) -> Callable[..., Any]:
+            def call(sql: DriverSql, first: str, *args: Any, **kwargs: Any) -> Any:
+                self._depth += 1
+                started = time.perf_counter()
+                try:
+                    return original(sql, first, *args, **kwargs)
+                finally:
+                    self._depth -= 1
+                    if self._depth == 0 and self.counting:
+                        key = first if original is originals["insert_rows"] else first[:48]
+                        self.seconds[key] += time.perf_counter() - started
+
+            return call
+
+        for name, original in originals.items():
+            setattr(DriverSql, name, timed(original))
+        try:
+            yield
+        finally:
+            for name, original in originals.items():
+                setattr(DriverSql, name, original)
+
+
+class Batches:
+    """Random (person, venue) scans at this second, as the HTTP benchmark's load makes."""
+
+    def __init__(self, settings: Settings, database: Database, people_count: int) -> None:
+        self.keys = [
+            people.person_key_of(
+                settings,
+                people.read_details(
+                    doc_type="passport", doc_number=f"B{i:08d}", name=f"Bench {i}"
+                ).document,
+            )
+            for i in range(people_count)
+        ]
+        with database.sessions() as session:
+            self.venues = list(session.scalars(text("SELECT id FROM venues")))
+        self.random = random.Random(7)
+
+    def orders(self, size: int) -> list[Order]:
+        now = int(clock.now().timestamp())
+        return [
+            Order(
+                visits=[
+                    Visit(
+                        person_key=self.random.choice(self.keys),
+                        venue_id=self.random.choice(self.venues),
+                        scanned_at=now,
+                        channel="wechat",
+                        colour="green",
+                        entry_allowed=True,
+                    )
+                ],
+                window_seconds=300,
+                source="wechat",
+            )
+            for _ in range(size)
+        ]
+
+
+def write_bare(database: Database, orders: list[Order]) -> None:
+    """The baseline: the same visits as bare rows (no people, repeats or counts)."""
+    with database.sessions() as session:
+        begin_write(session)
+        sql = DriverSql(session)
+        person_id = sql.all("SELECT id FROM persons LIMIT 1")[0][0]
+        visits = [order.visits[0] for order in orders]
+        ids = _allocate_ids(sql, len(visits))
+        rows = [
+            (i, v.scanned_at, v.venue_id, person_id, v.channel, v.colour, True, None, None, None)
+            for i, v in zip(ids, visits, strict=True)
+        ]
+        sql.insert_rows("checkins", COLUMNS, rows)
+        session.commit()
+
+
+def per_batch(action: Callable[[], object], count: int) -> tuple[float, float]:
+    """CPU and wall seconds per call, over `count` calls."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(count):
+        action()
+    return (time.process_time() - cpu) / count, (time.perf_counter() - wall) / count
+
+
+def measure(url: str, args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="pc-bench-writer-"))
+    prepare(url, workdir, args.people, args.venues)
+    settings = load_settings(database_url=url, key_dir=workdir / "keys")
+    database = Database.connect(settings)
+    sealer: Sealer = load_sealer(settings)
+    batches = Batches(settings, database, args.people)
+
+    def write() -> None:
+        write_batch(
+            database=database, settings=settings, sealer=sealer, orders=batches.orders(args.batch)
+        )
+
+    fill = args.people * args.density // args.batch
+    for _ in track(range(fill), description=f"filling the window ({fill} batches)"):
+        write()
+    statements = Statements()
+    full: list[tuple[float, float]] = []
+    bare: list[tuple[float, float]] = []
+    with statements.timing():
+        for _ in range(args.repeat):  # alternately, so that drift hits both
+            statements.counting = True
+            full.append(per_batch(write, args.batches))
+            statements.counting = False  # the baseline's statements are not counted
+            bare.append(per_batch(lambda: write_bare(database, batches.orders(args.batch)), 100))
+    database.dispose()
+    cpu = statistics.median(c for c, _w in full)
+    wall = statistics.median(w for _c, w in full)
+    bare_cpu = statistics.median(c for c, _w in bare)
+    name = url.split(":", 1)[0].split("+", 1)[0]
+    print(
+        f"{name:10} batch of {args.batch}: CPU {cpu * 1e3:.2f} ms "
+        f"({cpu / args.batch * 1e6:.0f} µs a visit), wall {wall * 1e3:.2f} ms | "
+        f"bare rows {bare_cpu * 1e3:.2f} ms CPU | ratio {cpu / bare_cpu:.2f}",
+        flush=True,
+    )
+    batches_timed = args.repeat * args.batches
+    for statement, seconds in sorted(statements.seconds.items(), key=lambda item: -item[1]):
+        print(f"{'':10}   {seconds / batches_timed * 1e3:6.3f} ms a batch  {statement}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--batch", type=int, default=27, help="visits a batch (HTTP bench: 27)")
+    parser.add_argument("--density", type=int, default=16, help="scans a person in the window")
+    parser.add_argument("--batches", type=int, default=500, help="batches a measured run")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--people", type=int, default=5_000)
+    parser.add_argument("--venues", type=int, default=200)
+    args = parser.parse_args()
+    header(
+        "The check-in writer, one batch (medians)",
+        f"python bench/bench_writer.py --batch {args.batch} --density {args.density} "
+        f"--batches {args.batches} --repeat {args.repeat}",
+    )
+    postgres = Postgres() if "postgresql" in args.backends else None
+    try:
+        for backend in args.backends:
+            if backend == "sqlite":
+                url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='pc-bench-')) / 'bench.db'}"
+            else:
+                assert postgres is not None
+                url = postgres.new_url()
+            measure(url, args)
+    finally:
+        if postgres is not None:
+            postgres.stop()
+
+
+if __name__ == "__main__":
+    main()
