@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -113,6 +114,11 @@ class Postgres:
             capture_output=True,
         )
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's processes (postmaster and backends)."""
+        pid = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+        return sum(cpu_seconds(pid).values())
 
     def stop(self) -> None:
         self.run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
@@ -326,6 +332,7 @@ def measure(
     repeat: int,
     stages: bool,
     paced_rate: int = 0,
+    database_cpu: Callable[[], float] | None = None,
 ) -> dict[str, dict[str, float]]:
     port = free_port()
     if workers > 1:  # /metrics adds up the workers' figures, as `placecode serve` has it
@@ -398,6 +405,7 @@ def measure(
                     )
                 elif name == "checkins":  # with where the CPU went, and the batches
                     cpu_before, writer_before = cpu_seconds(server.pid), writer_totals(base)
+                    database_before = database_cpu() if database_cpu else 0.0
                     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
                     started = time.monotonic()
                     figures = wrk(
@@ -414,6 +422,8 @@ def measure(
                     cpu_after, writer_after = cpu_seconds(server.pid), writer_totals(base)
                     for kind in cpu_after:
                         figures[f"cpu_{kind}"] = (cpu_after[kind] - cpu_before[kind]) / wall
+                    if database_cpu:
+                        figures["cpu_database"] = (database_cpu() - database_before) / wall
                     delta = {k: writer_after[k] - writer_before.get(k, 0.0) for k in writer_after}
                     batches = delta.get("placecode_writer_batch_size_count", 0) or 1
                     figures["batch"] = delta.get("placecode_writer_batch_size_sum", 0) / batches
@@ -485,6 +495,7 @@ def main() -> None:
                     args.repeat,
                     args.stages,
                     args.paced_rate,
+                    postgres.cpu_seconds if postgres and backend == "postgresql" else None,
                 )
                 ceiling, checkins = result["ceiling"], result["checkins"]
                 ratio = checkins["rps"] / ceiling["rps"]
@@ -499,10 +510,15 @@ def main() -> None:
                     f"peak memory {checkins['peak_rss_mib']:.0f} MiB",
                     flush=True,
                 )
+                database = (
+                    f"of PostgreSQL's {checkins['cpu_database']:.0%}, "
+                    if "cpu_database" in checkins
+                    else ""
+                )
                 print(
                     f"{'':10} check-ins: CPU of the server processes "
                     f"{checkins['cpu_server']:.0%}, of the writers' {checkins['cpu_writer']:.0%}, "
-                    f"of wrk {checkins['cpu_wrk']:.0%} (of one core); "
+                    f"{database}of wrk {checkins['cpu_wrk']:.0%} (of one core); "
                     f"batches of {checkins['batch']:.1f} check-ins, "
                     f"{checkins['commit_ms']:.2f} ms each; CPU stolen by the host "
                     f"{ceiling['steal']:.0%} (ceiling), {checkins['steal']:.0%} (check-ins)",

@@ -136,15 +136,21 @@ def write_bare(database: Database, orders: list[Order]) -> None:
         session.commit()
 
 
-def per_batch(action: Callable[[], object], count: int) -> tuple[float, float]:
-    """CPU and wall seconds per call, over `count` calls."""
-    cpu, wall = time.process_time(), time.perf_counter()
+def per_batch(
+    action: Callable[[], object], count: int, database_cpu: Callable[[], float]
+) -> tuple[float, float, float]:
+    """This process's CPU, wall and the database server's CPU seconds per call."""
+    cpu, wall, database = time.process_time(), time.perf_counter(), database_cpu()
     for _ in range(count):
         action()
-    return (time.process_time() - cpu) / count, (time.perf_counter() - wall) / count
+    return (
+        (time.process_time() - cpu) / count,
+        (time.perf_counter() - wall) / count,
+        (database_cpu() - database) / count,
+    )
 
 
-def measure(url: str, args: argparse.Namespace) -> None:
+def measure(url: str, args: argparse.Namespace, database_cpu: Callable[[], float]) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="pc-bench-writer-"))
     prepare(url, workdir, args.people, args.venues)
     settings = load_settings(database_url=url, key_dir=workdir / "keys")
@@ -161,23 +167,29 @@ def measure(url: str, args: argparse.Namespace) -> None:
     for _ in track(range(fill), description=f"filling the window ({fill} batches)"):
         write()
     statements = Statements()
-    full: list[tuple[float, float]] = []
-    bare: list[tuple[float, float]] = []
+    full: list[tuple[float, float, float]] = []
+    bare: list[tuple[float, float, float]] = []
     with statements.timing():
         for _ in range(args.repeat):  # alternately, so that drift hits both
             statements.counting = True
-            full.append(per_batch(write, args.batches))
+            full.append(per_batch(write, args.batches, database_cpu))
             statements.counting = False  # the baseline's statements are not counted
-            bare.append(per_batch(lambda: write_bare(database, batches.orders(args.batch)), 100))
+            bare.append(
+                per_batch(
+                    lambda: write_bare(database, batches.orders(args.batch)), 100, database_cpu
+                )
+            )
     database.dispose()
-    cpu = statistics.median(c for c, _w in full)
-    wall = statistics.median(w for _c, w in full)
-    bare_cpu = statistics.median(c for c, _w in bare)
+    cpu, wall, server = (statistics.median(run[i] for run in full) for i in range(3))
+    bare_cpu, _wall, bare_server = (statistics.median(run[i] for run in bare) for i in range(3))
     name = url.split(":", 1)[0].split("+", 1)[0]
+    on_server = (
+        f" (+ PostgreSQL's {server * 1e3:.2f} ms, bare {bare_server * 1e3:.2f})" if server else ""
+    )
     print(
         f"{name:10} batch of {args.batch}: CPU {cpu * 1e3:.2f} ms "
         f"({cpu / args.batch * 1e6:.0f} µs a visit), wall {wall * 1e3:.2f} ms | "
-        f"bare rows {bare_cpu * 1e3:.2f} ms CPU | ratio {cpu / bare_cpu:.2f}",
+        f"bare rows {bare_cpu * 1e3:.2f} ms CPU | ratio {cpu / bare_cpu:.2f}{on_server}",
         flush=True,
     )
     batches_timed = args.repeat * args.batches
@@ -205,10 +217,10 @@ def main() -> None:
         for backend in args.backends:
             if backend == "sqlite":
                 url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='pc-bench-')) / 'bench.db'}"
+                measure(url, args, lambda: 0.0)  # SQLite works inside this process
             else:
                 assert postgres is not None
-                url = postgres.new_url()
-            measure(url, args)
+                measure(postgres.new_url(), args, postgres.cpu_seconds)
     finally:
         if postgres is not None:
             postgres.stop()
