@@ -125,6 +125,13 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def resident(number: int) -> people_service.PersonDetails:
+    """The benchmark district's resident `number` (a passport holder)."""
+    return people_service.read_details(
+        doc_type="passport", doc_number=f"B{number:08d}", name=f"Bench {number}"
+    )
+
+
 def prepare(url: str, workdir: Path, people: int, venue_count: int) -> tuple[dict[str, str], Path]:
     """A district with venues and an issuer; a file of (person token, venue code) pairs."""
     env = {
@@ -166,10 +173,7 @@ def prepare(url: str, workdir: Path, people: int, venue_count: int) -> tuple[dic
             )
             codes.append(book.issue(session=session, venue=venue))
     # The people are residents already (steady state: a scan is not a first registration).
-    details = [
-        people_service.read_details(doc_type="passport", doc_number=f"B{i:08d}", name=f"Bench {i}")
-        for i in range(people)
-    ]
+    details = [resident(i) for i in range(people)]
     with database.session() as session:
         people_service.ensure_people(
             session=session,

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_checkins import Postgres, prepare
+from bench_checkins import Postgres, prepare, resident
 from common import header
 from rich.progress import track
 from sqlalchemy import text
@@ -87,13 +87,7 @@ class Batches:
 
     def __init__(self, settings: Settings, database: Database, people_count: int) -> None:
         self.keys = [
-            people.person_key_of(
-                settings,
-                people.read_details(
-                    doc_type="passport", doc_number=f"B{i:08d}", name=f"Bench {i}"
-                ).document,
-            )
-            for i in range(people_count)
+            people.person_key_of(settings, resident(i).document) for i in range(people_count)
         ]
         with database.sessions() as session:
             self.venues = list(session.scalars(text("SELECT id FROM venues")))
