@@ -34,7 +34,7 @@ from common import header
 from rich.progress import track
 from sqlalchemy import text
 
-from placecode.checkins.store import COLUMNS, Visit, _allocate_ids
+from placecode.checkins.store import COLUMNS, FirstAnalyze, Visit, _allocate_ids
 from placecode.checkins.writer import Order, write_batch
 from placecode.clock import clock
 from placecode.config import Settings, load_settings
@@ -151,10 +151,15 @@ def measure(url: str, args: argparse.Namespace, database_cpu: Callable[[], float
     database = Database.connect(settings)
     sealer: Sealer = load_sealer(settings)
     batches = Batches(settings, database, args.people)
+    first_analyze = FirstAnalyze()  # the writer's process has one
 
     def write() -> None:
         write_batch(
-            database=database, settings=settings, sealer=sealer, orders=batches.orders(args.batch)
+            database=database,
+            settings=settings,
+            sealer=sealer,
+            orders=batches.orders(args.batch),
+            first_analyze=first_analyze,
         )
 
     fill = args.people * args.density // args.batch

@@ -275,10 +275,26 @@ class DriverSql:
     def marks(self, count: int) -> str:
         return ", ".join([self.mark] * count)
 
-    def rows(self, count: int, width: int) -> str:
-        """Placeholders for `count` rows of `width` values: `(?, ?), (?, ?)`."""
-        row = f"({self.marks(width)})"
-        return ", ".join([row] * count)
+    def table(self, rows: Sequence[Sequence[Any]], types: Sequence[str]) -> tuple[str, list[Any]]:
+        """Rows of values to select from or insert, and their parameters: `VALUES (?, ?), …`
+        on SQLite; on PostgreSQL `SELECT * FROM unnest(%s::bigint[], %s::text[])`, an array
+        for each column (`types` are PostgreSQL's names), so that the statement's text is
+        the same whatever the number of rows. psycopg then converts it once (it converts
+        a statement of more than 50 parameters afresh every time), and PostgreSQL parses it
+        once, as a prepared statement. Not empty."""
+        if self.sqlite:
+            row = f"({self.marks(len(types))})"
+            return "VALUES " + ", ".join([row] * len(rows)), [v for row in rows for v in row]
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        return f"SELECT * FROM unnest({arrays})", columns  # noqa: S608  (the caller's type names)
+
+    def among(self, values: Sequence[Any], kind: str) -> tuple[str, list[Any]]:
+        """A test of a column against these values, and its parameters: `IN (?, ?)` on
+        SQLite, `= ANY(%s::text[])` on PostgreSQL (one statement text, as `table`)."""
+        if self.sqlite:
+            return f"IN ({self.marks(len(values))})", list(values)
+        return f"= ANY(%s::{kind}[])", [list(values)]
 
     def timestamp(self, moment: datetime) -> Any:
         """A UTC instant as the UTCDateTime columns store it."""

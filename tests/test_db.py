@@ -265,3 +265,34 @@ def test_bulk_columns_come_back_as_the_values_given_on_either_backend(
         )
         for i in range(count)
     ]
+
+
+def test_rows_as_a_table_and_a_test_among_values_give_the_same_on_either_backend(
+    session: Session,
+) -> None:
+    """`DriverSql.table` and `among` (VALUES and IN on SQLite, arrays on PostgreSQL, one
+    statement text whatever the count) insert and find the same rows, NULLs and non-ASCII
+    text included, for one row as for many."""
+    scratch = Table(
+        "table_scratch",
+        MetaData(),
+        Column("id", BigInteger, primary_key=True),
+        Column("label", String(20), nullable=True),
+    )
+    scratch.create(session.connection())
+    sql = db.DriverSql(session)
+    rows = [(1, "长风"), (2, None), (3, "a,b'c\"{}"), (4, "")]
+    for chunk in (rows[:1], rows[1:]):
+        values, parameters = sql.table(chunk, ("bigint", "text"))
+        sql.run(f"INSERT INTO table_scratch (id, label) {values}", parameters)
+    assert sorted(sql.all("SELECT id, label FROM table_scratch")) == rows
+    among, parameters = sql.among(["长风", "", "absent"], "text")
+    found = sql.all(f"SELECT id FROM table_scratch WHERE label {among} ORDER BY id", parameters)
+    assert found == [(1,), (4,)]
+    wanted, parameters = sql.table([(3, "a,b'c\"{}"), (2, "x")], ("bigint", "text"))
+    matched = sql.all(
+        f"WITH wanted (id, label) AS ({wanted}) SELECT t.id FROM wanted "
+        "JOIN table_scratch t ON t.id = wanted.id AND t.label = wanted.label",
+        parameters,
+    )
+    assert matched == [(3,)]

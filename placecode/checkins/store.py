@@ -107,6 +107,49 @@ def ensure_partitions(session: Session, days: Iterable[int]) -> None:
         )
 
 
+class FirstAnalyze:
+    """PostgreSQL: a day's partition analyzed by a writer once it has written a thousand
+    visits into it.
+
+    PostgreSQL plans the repeat check by the partition's statistics, and a new day's
+    partition has none until autovacuum first analyzes it, a minute or more after it starts
+    filling (and the UTC day begins at 08:00 in Shanghai, in the morning's rush). Until
+    then the check was planned through the (venue, time) index, reading every scan of the
+    venue in the window: 3 ms a batch after 1,000 batches, 0.2 ms once analyzed
+    (docs/benchmarks.md). Once a partition has statistics they scale with its size, and
+    autovacuum keeps them. One per writer; on SQLite it does nothing.
+    """
+
+    VISITS = 1_000  # enough for statistics that hold as the day grows
+
+    def __init__(self) -> None:
+        self._rows: dict[int, int] = defaultdict(int)  # day start -> visits written here
+        self._done: set[int] = set()
+
+    def written(self, session: Session, visits: Iterable[Visit]) -> None:
+        """Count a committed batch's visits; analyze a day's partition that reached
+        `VISITS` (unless autovacuum or another writer got there first)."""
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        for visit in visits:
+            day = visit.scanned_at - visit.scanned_at % DAY
+            if day not in self._done:
+                self._rows[day] += 1
+        for day, count in list(self._rows.items()):
+            if count < self.VISITS:
+                continue
+            self._done.add(day)  # once, even should it fail: autovacuum will do it
+            del self._rows[day]
+            name = partition_name(day)
+            never = session.execute(
+                text("SELECT reltuples < 0 FROM pg_class WHERE oid = to_regclass(:name)"),
+                {"name": name},
+            ).scalar()
+            if never:
+                session.execute(text(f"ANALYZE {name}"))
+            session.commit()
+
+
 def make_partitions_apart(session: Session, days: Iterable[int]) -> None:
     """PostgreSQL: make these days' partitions in a transaction of their own, committed at
     once, before a long transaction (a big file's import) writes into them. Made inside it,
@@ -139,14 +182,14 @@ def add_to_hourly_counts(sql: DriverSql, counts: dict[tuple[str, int], int]) -> 
     """Add to the venues' hourly counts: one statement for many (venue, hour) rows, which
     on PostgreSQL is one execution where executemany was one per row. In key order, so
     that two writers lock the rows they share in the same order."""
-    rows = sorted(counts.items())
+    rows = [(venue, hour, n) for (venue, hour), n in sorted(counts.items())]
     for chunk in in_chunks(rows, IN_LIST // 3):
+        values, parameters = sql.table(chunk, ("text", "bigint", "integer"))
         sql.run(
-            "INSERT INTO venue_hourly_counts (venue_id, hour, count) "  # noqa: S608  (placeholders only)
-            f"VALUES {sql.rows(len(chunk), 3)} "
+            f"INSERT INTO venue_hourly_counts (venue_id, hour, count) {values} "
             "ON CONFLICT (venue_id, hour) DO UPDATE "
             "SET count = venue_hourly_counts.count + excluded.count",
-            [value for (venue, hour), n in chunk for value in (venue, hour, n)],
+            parameters,
         )
 
 
@@ -193,13 +236,14 @@ def store_visits(
         for chunk in in_chunks(pairs, IN_LIST // 2):
             # Only these (person, venue) pairs: a person's scans elsewhere, which can be
             # many (a courier's round), are not read.
+            wanted, parameters = sql.table(chunk, ("bigint", "text"))
             rows = sql.all(
-                f"WITH wanted (person_id, venue_id) AS (VALUES {sql.rows(len(chunk), 2)}) "  # noqa: S608  (placeholders only)
+                f"WITH wanted (person_id, venue_id) AS ({wanted}) "  # noqa: S608  (placeholders only)
                 "SELECT c.id, c.person_id, c.venue_id, c.scanned_at FROM wanted "
                 "JOIN checkins c ON c.person_id = wanted.person_id "
                 "AND c.venue_id = wanted.venue_id "
                 f"WHERE c.scanned_at BETWEEN {sql.mark} AND {sql.mark}",
-                [*(value for pair in chunk for value in pair), earliest, latest],
+                [*parameters, earliest, latest],
             )
             for check_in_id, person_id, venue_id, scanned_at in rows:
                 seen[(person_id, venue_id)].append((scanned_at, check_in_id))

@@ -33,6 +33,7 @@ from typing import Any, cast
 from prometheus_client import Counter, Gauge, Histogram
 
 from placecode.checkins.store import (
+    FirstAnalyze,
     Stored,
     Visit,
     days_of,
@@ -141,9 +142,15 @@ class _Job:
 
 
 def write_batch(
-    *, database: Database, settings: Settings, sealer: Sealer, orders: Sequence[Order]
+    *,
+    database: Database,
+    settings: Settings,
+    sealer: Sealer,
+    orders: Sequence[Order],
+    first_analyze: FirstAnalyze | None = None,
 ) -> list[Result]:
-    """Write the orders in one transaction, returning each one's results."""
+    """Write the orders in one transaction, returning each one's results; then, with a
+    writer's `first_analyze`, give a new day's partition its first statistics."""
     groups: dict[tuple[int, str], list[int]] = defaultdict(list)
     for position, order in enumerate(orders):
         groups[(order.window_seconds, order.source)].append(position)
@@ -167,6 +174,13 @@ def write_batch(
                 results[position] = stored[offset : offset + count]
                 offset += count
         session.commit()
+        if first_analyze is not None:
+            try:
+                first_analyze.written(
+                    session, (visit for order in orders for visit in order.visits)
+                )
+            except Exception:  # the batch is committed: its answers stand
+                log.exception("a new partition could not be analyzed; autovacuum will")
     return results
 
 
@@ -269,6 +283,7 @@ class ThreadWriter(Writer):
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="placecode-writer")
         self._sealer: Sealer | None = None
+        self._first_analyze = FirstAnalyze()
 
     def _send(self, job: _Job) -> None:
         if self._task is None or self._task.done():
@@ -307,6 +322,7 @@ class ThreadWriter(Writer):
             settings=self.settings,
             sealer=self._sealer,
             orders=[job.order for job in jobs],
+            first_analyze=self._first_analyze,
         )
         observe_batch(sum(job.size for job in jobs), time.perf_counter() - started)
         return results

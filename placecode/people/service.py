@@ -144,8 +144,9 @@ def ensure_people(
     keys = list(dict.fromkeys(key for key, _details in people))
     known: dict[str, tuple[int, str]] = {}
     for chunk in in_chunks(keys):
-        lookup = "SELECT id, person_key, name_masked FROM persons WHERE person_key IN "
-        rows = sql.all(f"{lookup}({sql.marks(len(chunk))})", chunk)
+        among, parameters = sql.among(chunk, "text")
+        lookup = "SELECT id, person_key, name_masked FROM persons WHERE person_key "
+        rows = sql.all(lookup + among, parameters)
         for person_id, key, name_masked in rows:
             known[key] = (person_id, name_masked)
     details_by_key: dict[str, PersonDetails] = {}
@@ -185,8 +186,9 @@ def ensure_people(
         )
         new_keys = [key for key, _d in new]
         for chunk in in_chunks(new_keys):
-            lookup = "SELECT id, person_key FROM persons WHERE person_key IN "
-            rows = sql.all(f"{lookup}({sql.marks(len(chunk))})", chunk)
+            among, parameters = sql.among(chunk, "text")
+            lookup = "SELECT id, person_key FROM persons WHERE person_key "
+            rows = sql.all(lookup + among, parameters)
             for person_id, key in rows:
                 known[key] = (person_id, details_by_key[key].name_masked)
     for (key, details), envelope in zip(completing, sealed[len(new) :], strict=True):

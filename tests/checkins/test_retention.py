@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from placecode.accounts.service import Operator
 from placecode.checkins import service, store
 from placecode.checkins.models import CheckIn
-from placecode.checkins.store import DAY, Visit, epoch, store_visits
+from placecode.checkins.store import DAY, Stored, Visit, epoch, store_visits
+from placecode.checkins.writer import Order, write_batch
 from placecode.clock import clock
 from placecode.config import Settings
 from placecode.db import Database, begin_write
@@ -251,6 +252,64 @@ def test_a_long_import_makes_its_partitions_apart_and_holds_no_scan_up(
     with database.session() as session:
         expected = 2 if postgresql else 1
         assert session.scalar(select(func.count()).select_from(CheckIn)) == expected
+
+
+def test_a_new_days_partition_gets_its_first_statistics_from_its_writer(
+    own_database: tuple[Settings, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL plans the repeat check by the day partition's statistics, and a new
+    partition has none until autovacuum's first ANALYZE, a minute or more into the day:
+    planned without them, the check read every scan of a venue in the window. The writer
+    analyzes the partition once it has written `FirstAnalyze.VISITS` into it, and a
+    failure there leaves the committed batch's answers standing."""
+    settings, database = own_database
+    sealer = load_sealer(settings)
+    postgresql = database.engine.dialect.name == "postgresql"
+    monkeypatch.setattr(store.FirstAnalyze, "VISITS", 3)
+    with database.session() as session:
+        venue = make_venue(session, "新日超市", "ganquanlu", "shop")
+    visits = [visit(settings, f"F1000000{i}", venue, days_ago=-7) for i in range(5)]
+    (day,) = store.days_of(visits)
+    name = store.partition_name(day)
+    with database.session() as session:
+        store.ensure_partitions(session, [day])
+        if postgresql:  # autovacuum is not to get there first
+            session.execute(text(f"ALTER TABLE {name} SET (autovacuum_enabled = false)"))
+
+    def analyzed() -> bool:
+        with database.session() as session:
+            return bool(
+                session.scalar(
+                    text("SELECT reltuples >= 0 FROM pg_class WHERE relname = :n"), {"n": name}
+                )
+            )
+
+    first_analyze = store.FirstAnalyze()
+
+    def batch(*chosen: Visit) -> list[object]:
+        results = write_batch(
+            database=database,
+            settings=settings,
+            sealer=sealer,
+            orders=[Order([one], 300, "wechat") for one in chosen],
+            first_analyze=first_analyze,
+        )
+        return [item for result in results for item in result]
+
+    assert all(isinstance(item, Stored) for item in batch(*visits[:2]))
+    if postgresql:
+        assert not analyzed()
+    assert all(isinstance(item, Stored) for item in batch(visits[2]))
+    if postgresql:
+        assert analyzed()
+
+    def failing(self: store.FirstAnalyze, session: Session, visits: object) -> None:
+        raise RuntimeError("ANALYZE failed")
+
+    monkeypatch.setattr(store.FirstAnalyze, "written", failing)
+    assert all(isinstance(item, Stored) for item in batch(*visits[3:]))
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(CheckIn)) == 5
 
 
 def test_a_purge_in_batches_leaves_the_rest_for_the_next_call(
