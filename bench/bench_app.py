@@ -87,7 +87,7 @@ def create() -> FastAPI:
         scan = await planned(body, request)
         if not sleeping:
             sleeping.append(SleepingWriter(request.app.state.settings, request.app.state.db))
-        stored = await sleeping[0].submit(scan.visits, window_seconds=300, source="bench")
+        stored = await sleeping[0].submit(scan.visits, window_seconds=300)
         return answer(scan, [item for item in stored if isinstance(item, Stored)])
 
     for name, endpoint in (

@@ -56,14 +56,14 @@ def raw_scans(log: tracing.VisitLog, person: int, since: int, until: int) -> Non
     """The index range scans tracing makes for one case (the person's visits, then each
     visit's venue window), rows fetched and nothing computed."""
     sql, mark = log.sql, log.sql.mark
-    visits = sql.tuples(
+    visits = sql.all(
         "SELECT venue_id, scanned_at FROM checkins WHERE person_id = "
         f"{mark} AND scanned_at > {mark} AND scanned_at < {mark}",
         (person, since - 86_400, until),
     )
     for venue, scanned in visits:
         dwell = log.dwell(venue)
-        sql.tuples(
+        sql.all(
             "SELECT person_id, scanned_at, checkout_at FROM checkins WHERE venue_id = "
             f"{mark} AND scanned_at > {mark} AND scanned_at < {mark}",
             (venue, scanned - dwell, scanned + dwell),

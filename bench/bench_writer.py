@@ -34,6 +34,7 @@ from common import header
 from rich.progress import track
 from sqlalchemy import text
 
+from placecode.checkins.models import CHANNELS
 from placecode.checkins.store import COLUMNS, FirstAnalyze, Visit, _allocate_ids
 from placecode.checkins.writer import Order, write_batch
 from placecode.clock import clock
@@ -85,13 +86,16 @@ class Statements:
 class Batches:
     """Random (person, venue) scans at this second, as the HTTP benchmark's load makes."""
 
-    def __init__(self, settings: Settings, database: Database, people_count: int) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, people_count: int, channels: int
+    ) -> None:
         self.keys = [
             people.person_key_of(settings, resident(i).document) for i in range(people_count)
         ]
         with database.sessions() as session:
             self.venues = list(session.scalars(text("SELECT id FROM venues")))
         self.random = random.Random(7)
+        self.channels = CHANNELS[:channels]  # 3: 随申办, WeChat and Alipay, as in the district
 
     def orders(self, size: int) -> list[Order]:
         now = int(clock.now().timestamp())
@@ -102,13 +106,12 @@ class Batches:
                         person_key=self.random.choice(self.keys),
                         venue_id=self.random.choice(self.venues),
                         scanned_at=now,
-                        channel="wechat",
+                        channel=self.random.choice(self.channels),
                         colour="green",
                         entry_allowed=True,
                     )
                 ],
                 window_seconds=300,
-                source="wechat",
             )
             for _ in range(size)
         ]
@@ -150,7 +153,7 @@ def measure(url: str, args: argparse.Namespace, database_cpu: Callable[[], float
     settings = load_settings(database_url=url, key_dir=workdir / "keys")
     database = Database.connect(settings)
     sealer: Sealer = load_sealer(settings)
-    batches = Batches(settings, database, args.people)
+    batches = Batches(settings, database, args.people, args.channels)
     first_analyze = FirstAnalyze()  # the writer's process has one
 
     def write() -> None:
@@ -205,11 +208,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--people", type=int, default=5_000)
     parser.add_argument("--venues", type=int, default=200)
+    parser.add_argument(
+        "--channels", type=int, default=1, help="scans come through this many front ends"
+    )
     args = parser.parse_args()
     header(
         "The check-in writer, one batch (medians)",
         f"python bench/bench_writer.py --batch {args.batch} --density {args.density} "
-        f"--batches {args.batches} --repeat {args.repeat}",
+        f"--batches {args.batches} --repeat {args.repeat} --channels {args.channels}",
     )
     postgres = Postgres() if "postgresql" in args.backends else None
     try:

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 from sqlalchemy import (
     BigInteger,
@@ -202,6 +203,36 @@ def test_postgresql_plans_each_statement_for_its_own_values(
     try:
         with engine.connect() as connection:
             assert connection.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+    finally:
+        engine.dispose()
+
+
+def test_a_postgresql_connection_idle_for_a_while_is_tested_and_replaced_if_gone(
+    databases: Databases,
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not every checkout is tested (a round trip each, the check-in writer's every few
+    milliseconds), but one idle past `IDLE_PING_SECONDS` is: a connection the server
+    dropped meanwhile is replaced, not handed out to fail."""
+    engine = db.make_engine(make_settings(), databases.new_url("postgresql"))
+    pings: list[object] = []
+    ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
+    try:
+
+        def backend() -> int:
+            with engine.connect() as connection:
+                return int(connection.scalar(text("SELECT pg_backend_pid()")))
+
+        first = backend()
+        assert backend() == first and pings == []  # taken again at once: not tested
+        own_url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(own_url, autocommit=True) as other:  # as a restart would
+            other.execute("SELECT pg_terminate_backend(%s)", [first])
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+        replaced = backend()
+        assert replaced != first and len(pings) >= 1
     finally:
         engine.dispose()
 

@@ -82,7 +82,7 @@ def today(settings: Settings) -> date:
 def counts_between(session: Session, start: int, end: int) -> dict[str, int]:
     """Scans per venue with hours in [start, end) (driver SQL: one pass over the hour index)."""
     sql = DriverSql(session)
-    rows = sql.tuples(
+    rows = sql.all(
         "SELECT venue_id, SUM(count) FROM venue_hourly_counts "  # noqa: S608
         f"WHERE hour >= {sql.mark} AND hour < {sql.mark} GROUP BY venue_id",
         (start, end),
@@ -99,7 +99,7 @@ def _scans_by(
     end = midnight(day + timedelta(days=1), settings)
     if hour >= 24 and rolled_through >= end:
         sql = DriverSql(session)
-        rows = sql.tuples(
+        rows = sql.all(
             f"SELECT venue_id, scans FROM venue_daily_counts WHERE day = {sql.mark}",  # noqa: S608
             (day.isoformat() if sql.sqlite else day,),
         )
@@ -172,7 +172,7 @@ def judge(
         return Detection(day, hour, "none", 0, [])
     days, basis = baseline_days(day, first)
     sql = DriverSql(session)  # twenty thousand venues, several times an hour
-    venues = sql.tuples(
+    venues = sql.all(
         "SELECT v.id, v.street_code, c.department_code FROM venues v "  # noqa: S608
         f"JOIN venue_categories c ON c.code = v.category_code WHERE v.status = {sql.mark}",
         (VenueStatus.active.value,),

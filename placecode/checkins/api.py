@@ -134,7 +134,7 @@ def scan_result(scan: service.Scan, stored: list[Stored | PlaceCodeError]) -> Sc
 
 
 async def record(
-    request: Request, scan: service.Scan, source: str, session: Session | None = None
+    request: Request, scan: service.Scan, session: Session | None = None
 ) -> ScanResult:
     """Hand the visits to the writer and answer once they are committed.
 
@@ -145,7 +145,7 @@ async def record(
         await release(session)
     settings: Settings = request.app.state.settings
     stored = await get_writer(request).submit(
-        scan.visits, window_seconds=settings.dedupe_minutes * 60, source=source
+        scan.visits, window_seconds=settings.dedupe_minutes * 60
     )
     return scan_result(scan, stored)
 
@@ -197,7 +197,7 @@ async def check_in(body: CheckInRequest, request: Request) -> Response:
         channel=channel,
         with_companions=body.with_companions,
     )
-    result = await record(request, scan, source=channel)
+    result = await record(request, scan)
     # Built from validated parts, so it is serialised once, here, not validated again.
     return Response(
         content=result.__pydantic_serializer__.to_json(result),
@@ -258,7 +258,7 @@ async def sentinel_check_in(
         channel="sentinel",
         recorded_by=principal.username,
     )
-    result = await record(request, scan, source="sentinel", session=session)
+    result = await record(request, scan, session=session)
     return SentinelResult(
         **result.model_dump(), alarm=not all(p.entry.allowed for p in result.people)
     )
@@ -298,7 +298,7 @@ async def paper_check_in(
         recorded_by=principal.username,
         at=at,
     )
-    return await record(request, scan, source="paper", session=session)
+    return await record(request, scan, session=session)
 
 
 async def import_logbook(
@@ -352,7 +352,7 @@ async def import_logbook(
     unchanged = 0
     if visits and not dry_run:
         await run_in_threadpool(make_days_apart, request, visits)
-        stored = await get_writer(request).submit(visits, window_seconds=0, source="paper")
+        stored = await get_writer(request).submit(visits, window_seconds=0)
         unchanged = sum(1 for item in stored if isinstance(item, Stored) and item.duplicate)
     return ImportReport(
         rows=len(rows),

@@ -82,7 +82,7 @@ async def scan_page(
             limiter=get_limiter(request),
             channel=claim.channel,
         )
-        result = await record(request, scan, source=claim.channel, session=session)
+        result = await record(request, scan, session=session)
     except PlaceCodeError as exc:
         if exc.code in ("person_token_expired", "person_token_invalid", "unknown_person"):
             return RedirectResponse(f"/me/login?next={quote('/s/' + token)}", status_code=303)
@@ -224,7 +224,7 @@ async def register_on_paper(
             recorded_by=principal.username,
             at=at,
         )
-        result = await record(request, scan, source="paper", session=session)
+        result = await record(request, scan, session=session)
     except PlaceCodeError as exc:
         return await run_in_threadpool(
             _registrar_page,

@@ -94,16 +94,20 @@ def ensure_partitions(session: Session, days: Iterable[int]) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    for day_start in sorted(set(days)):
-        name = partition_name(day_start)
-        if session.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar():
-            continue
-        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": PARTITION_LOCK})
-        session.execute(
-            text(
-                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF checkins "
-                f"FOR VALUES FROM ({day_start}) TO ({day_start + DAY})"
-            )
+    names = {partition_name(day_start): day_start for day_start in sorted(set(days))}
+    if not names:
+        return
+    sql = DriverSql(session)
+    missing = sql.all(  # one round trip for all (the writer asks for every batch)
+        "SELECT name FROM unnest(%b::text[]) AS name WHERE to_regclass(name) IS NULL",
+        [list(names)],
+    )
+    for (name,) in missing:
+        day_start = names[name]
+        sql.run("SELECT pg_advisory_xact_lock(%s)", [PARTITION_LOCK])
+        sql.run(
+            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF checkins "
+            f"FOR VALUES FROM ({day_start}) TO ({day_start + DAY})"
         )
 
 
@@ -200,21 +204,27 @@ def store_visits(
     sealer: Sealer,
     visits: Sequence[Visit],
     window_seconds: int,
-    source: str,
+    source: str | None = None,
+    partitions_made: bool = False,
 ) -> list[Stored | PlaceCodeError]:
     """Write visits, returning for each its check-in (new, or the one it repeats).
 
     A visit repeats another of the same person at the same venue within `window_seconds`
-    (0: at the same second, which makes re-imported files add nothing).
+    (0: at the same second, which makes re-imported files add nothing). People first seen
+    here are registered as coming from `source` (an import), or else from their visit's
+    channel. `partitions_made`: the caller made the visits' day partitions first in the
+    transaction (`ensure_partitions`), as the writer does for its whole batch.
     """
-    ensure_partitions(session, days_of(visits))
+    if not partitions_made:
+        ensure_partitions(session, days_of(visits))
     ids = people.ensure_people(
         session=session,
         settings=settings,
         sealer=sealer,
         people=[(v.person_key, v.details) for v in visits]
         + [(v.companion_of, None) for v in visits if v.companion_of],
-        source=source,
+        source=source or "scan",  # (not used then: every newcomer is one of the visits)
+        sources=None if source else {v.person_key: v.channel for v in visits},
     )
     results: list[Stored | PlaceCodeError | None] = [None] * len(visits)
     pending: list[tuple[int, Visit, int]] = []

@@ -81,7 +81,6 @@ class Order:
 
     visits: list[Visit]
     window_seconds: int
-    source: str
 
 
 Packed = tuple[Any, ...]
@@ -115,12 +114,11 @@ def packed(order: Order) -> Packed:
             for v in order.visits
         ],
         order.window_seconds,
-        order.source,
     )
 
 
 def unpacked(values: Packed) -> Order:
-    rows, window_seconds, source = values
+    rows, window_seconds = values
     visits = []
     for row in rows:
         fields = list(row)
@@ -128,7 +126,7 @@ def unpacked(values: Packed) -> Order:
             doc_type, number, name, phone = fields[DETAILS]
             fields[DETAILS] = PersonDetails(Document(DocType(doc_type), number), name, phone)
         visits.append(Visit(*fields))
-    return Order(visits, window_seconds, source)
+    return Order(visits, window_seconds)
 
 
 @dataclass
@@ -150,15 +148,19 @@ def write_batch(
     first_analyze: FirstAnalyze | None = None,
 ) -> list[Result]:
     """Write the orders in one transaction, returning each one's results; then, with a
-    writer's `first_analyze`, give a new day's partition its first statistics."""
-    groups: dict[tuple[int, str], list[int]] = defaultdict(list)
+    writer's `first_analyze`, give a new day's partition its first statistics.
+
+    Orders of one dedupe window (all the scans; a logbook has its own) are written in one
+    go, whatever their channels: people first seen here are registered with their visit's
+    channel as their source."""
+    groups: dict[int, list[int]] = defaultdict(list)
     for position, order in enumerate(orders):
-        groups[(order.window_seconds, order.source)].append(position)
+        groups[order.window_seconds].append(position)
     results: list[Result] = [[] for _ in orders]
     with database.sessions() as session:
         begin_write(session)
         ensure_partitions(session, days_of(visit for order in orders for visit in order.visits))
-        for (window, source), positions in groups.items():
+        for window, positions in groups.items():
             visits = [visit for position in positions for visit in orders[position].visits]
             stored = store_visits(
                 session=session,
@@ -166,7 +168,7 @@ def write_batch(
                 sealer=sealer,
                 visits=visits,
                 window_seconds=window,
-                source=source,
+                partitions_made=True,
             )
             offset = 0
             for position in positions:
@@ -212,7 +214,7 @@ class Writer:
     async def start(self) -> None:
         """Be ready to write (the server calls it at start-up; `submit` does when needed)."""
 
-    async def submit(self, visits: list[Visit], *, window_seconds: int, source: str) -> Result:
+    async def submit(self, visits: list[Visit], *, window_seconds: int) -> Result:
         """Queue visits and wait until they are committed (all of them in one transaction)."""
         await self.start()
         if not self._accepting:
@@ -225,7 +227,7 @@ class Writer:
                 code="overloaded",
             )
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        job = _Job(Order(list(visits), window_seconds, source), future)
+        job = _Job(Order(list(visits), window_seconds), future)
         self._pending += job.size
         QUEUE_DEPTH.inc(job.size)
         self._send(job)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -133,8 +133,11 @@ def ensure_people(
     sealer: Sealer,
     people: Sequence[tuple[str, PersonDetails | None]],
     source: str,
+    sources: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
-    """The ids of these people, registering (and sealing, in one batch) those not yet known.
+    """The ids of these people, registering (and sealing, in one batch) those not yet known,
+    as coming from `source` (or from `sources[key]`, given one: the check-in writer's
+    batch registers each newcomer with the channel they scanned through).
 
     Someone registered before without a name (a sentinel took only their ID number) is
     completed when a name comes along. People unknown and without details are left out.
@@ -178,7 +181,7 @@ def ensure_people(
                     details.name_masked,
                     details.document.masked,
                     details.phone_masked,
-                    source,
+                    sources.get(key, source) if sources else source,
                     now,
                 )
                 for (key, details), envelope in zip(new, sealed[: len(new)], strict=True)

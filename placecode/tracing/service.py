@@ -114,7 +114,7 @@ class VisitLog:
     def of_person(self, person_id: int, since: int, until: int) -> list[Visit]:
         """The person's visits that overlap [since, until), in time order."""
         mark = self.sql.mark
-        rows = self.sql.tuples(
+        rows = self.sql.all(
             "SELECT id, venue_id, scanned_at, checkout_at FROM checkins "  # noqa: S608
             f"WHERE person_id = {mark} AND scanned_at > {mark} AND scanned_at < {mark} "
             "ORDER BY scanned_at, id",
@@ -133,7 +133,7 @@ class VisitLog:
         """Every visit at the venue that may overlap [start, end), sorted by scan time."""
         mark = self.sql.mark
         dwell = self.dwell(venue_id)
-        rows = self.sql.tuples(
+        rows = self.sql.all(
             "SELECT person_id, scanned_at, COALESCE(checkout_at, -1) FROM checkins "  # noqa: S608
             f"WHERE venue_id = {mark} AND scanned_at > {mark} AND scanned_at < {mark} "
             "ORDER BY scanned_at",

@@ -291,7 +291,7 @@ def test_a_new_days_partition_gets_its_first_statistics_from_its_writer(
             database=database,
             settings=settings,
             sealer=sealer,
-            orders=[Order([one], 300, "wechat") for one in chosen],
+            orders=[Order([one], 300) for one in chosen],
             first_analyze=first_analyze,
         )
         return [item for result in results for item in result]

@@ -9,6 +9,7 @@ from placecode.clock import clock
 from placecode.config import Settings
 from placecode.errors import PlaceCodeError
 from placecode.people.documents import DocType, Document
+from placecode.people.models import Person
 from placecode.people.sealing import load_sealer
 from placecode.people.service import PersonDetails, person_key_of
 from tests.conftest import make_venue
@@ -30,7 +31,6 @@ def store(
         sealer=load_sealer(settings),
         visits=visits,
         window_seconds=WINDOW,
-        source="test",
     )
 
 
@@ -76,3 +76,41 @@ def test_repeats_are_folded_per_person_and_venue_and_hours_counted(
     assert sorted(counts) == sorted(
         [(market.id, hour, 2), (market.id, hour + HOUR, 1), (shop.id, hour, 1)]
     )
+
+
+def test_newcomers_come_from_their_visits_channel_unless_the_source_is_given(
+    session: Session, settings: Settings, authority: object
+) -> None:
+    """The writer stores a batch's scans in one go whatever their channels (one lookup of
+    people, one repeat check, one insert), and each newcomer is registered as coming from
+    the channel they scanned through; an import names its own source."""
+    venue = make_venue(session, "店丙", "changfengxincun", "shop")
+    at = int(clock.now().timestamp()) - HOUR
+    visitors = [visitor(settings, n) for n in (11, 12, 13)]
+    visits = [
+        Visit(key, venue.id, at, channel, "green", True, details)
+        for (key, details), channel in zip(visitors[:2], ("alipay", "suishenban"), strict=True)
+    ]
+    assert all(isinstance(item, Stored) for item in store(session, settings, visits))
+    key, details = visitors[2]
+    imported = store_visits(
+        session=session,
+        settings=settings,
+        sealer=load_sealer(settings),
+        visits=[Visit(key, venue.id, at, "paper", "green", True, details)],
+        window_seconds=0,
+        source="import",
+    )
+    assert all(isinstance(item, Stored) for item in imported)
+    sources = dict(
+        session.execute(
+            select(Person.person_key, Person.source).where(
+                Person.person_key.in_([key for key, _details in visitors])
+            )
+        ).all()
+    )
+    assert sources == {
+        visitors[0][0]: "alipay",
+        visitors[1][0]: "suishenban",
+        visitors[2][0]: "import",
+    }

@@ -67,7 +67,7 @@ def test_an_order_crosses_to_the_writer_unchanged() -> None:
     assert all(
         getattr(full, f.name) != getattr(defaults, f.name) for f in dataclasses.fields(Visit)
     )
-    order = Order([full, a_visit(details=None, companion_of=None, checkout_at=None)], 300, "scan")
+    order = Order([full, a_visit(details=None, companion_of=None, checkout_at=None)], 300)
     assert unpacked(pickle.loads(pickle.dumps(packed(order)))) == order  # noqa: S301
 
 
@@ -104,7 +104,7 @@ def test_messages_are_framed_whole_however_the_bytes_arrive() -> None:
 
 def test_batches_hold_at_most_the_limit_and_a_big_job_goes_alone() -> None:
     def job(job_id: int, size: int) -> tuple[int, Order]:
-        return (job_id, Order([a_visit()] * size, 300, "scan"))
+        return (job_id, Order([a_visit()] * size, 300))
 
     cut = batches([job(1, 2), job(2, 2), job(3, 7), job(4, 1), job(5, 1)], limit=4)
     assert [[job_id for job_id, _order in batch] for batch in cut] == [[1, 2], [3], [4, 5]]
@@ -173,13 +173,13 @@ def test_one_process_writes_for_scans_that_start_it_together_and_stop_drains_it(
         restarts = RESTARTS._value.get()
         # Not started: the first scans start it, all at once.
         first = await asyncio.gather(
-            *(writer.submit([visit(n)], window_seconds=300, source="scan") for n in range(20))
+            *(writer.submit([visit(n)], window_seconds=300) for n in range(20))
         )
         assert RESTARTS._value.get() == restarts  # one process, started once
         pid = writer.process_id
         # Queued, then the server stops: they are written before it goes.
         queued = [
-            asyncio.create_task(writer.submit([visit(n)], window_seconds=300, source="scan"))
+            asyncio.create_task(writer.submit([visit(n)], window_seconds=300))
             for n in range(20, 50)
         ]
         await asyncio.sleep(0)
@@ -218,9 +218,7 @@ def test_writers_of_one_sqlite_file_take_turns_on_its_lock_file(
         await writer.start()
         with open(lock_path, "a+b") as other:  # another worker's writer, mid-batch
             fcntl.flock(other, fcntl.LOCK_EX)
-            scan = asyncio.ensure_future(
-                writer.submit([district.visit(1)], window_seconds=300, source="scan")
-            )
+            scan = asyncio.ensure_future(writer.submit([district.visit(1)], window_seconds=300))
             await asyncio.sleep(1.0)
             waited = not scan.done()
             fcntl.flock(other, fcntl.LOCK_UN)
@@ -245,7 +243,7 @@ def test_a_writer_process_that_cannot_start_is_a_503(
         writer = ProcessWriter(settings)
         try:
             with pytest.raises(Unavailable) as refused:
-                await writer.submit([a_visit()], window_seconds=300, source="scan")
+                await writer.submit([a_visit()], window_seconds=300)
         finally:
             await writer.stop()
         return refused.value
@@ -274,7 +272,7 @@ def test_the_writer_process_works_past_descriptor_1024(
             await writer.start()
             assert writer._link is not None and writer._link.transport is not None
             number = writer._link.transport.get_extra_info("socket").fileno()
-            result = await writer.submit([district.visit(7)], window_seconds=300, source="scan")
+            result = await writer.submit([district.visit(7)], window_seconds=300)
             await writer.stop()
             return number, result
 
