@@ -47,7 +47,9 @@ def main() -> None:
         first = service.first_day(session, settings)
         assert first is not None, "the district has no scans"
         days = [first + timedelta(days=n) for n in range((date(2022, 3, 24) - first).days)]
-        raw, timed, kinds = [], [], Counter()
+        raw: list[float] = []
+        timed: list[float] = []
+        kinds: Counter[str] = Counter()
         noon = None
         for day in days:
             started = time.perf_counter()

@@ -96,7 +96,7 @@ def measure(url: str, key_dir: Path, samples: int, batch: int) -> dict[str, Any]
         chosen = rng.choice(people, size=min(samples + batch, len(people)), replace=False).tolist()
         singles, many = chosen[:samples], chosen[samples:]
         listed = ",".join(str(int(person)) for person in singles)
-        keys = dict(
+        keys: dict[int, str] = dict(
             session.execute(
                 text(f"SELECT id, person_key FROM persons WHERE id IN ({listed})")
             ).all()

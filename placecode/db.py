@@ -293,7 +293,9 @@ def begin_write(session: Session) -> None:
 
 class DriverSql:
     """Plain SQL through the driver, for the hot paths (the check-in writer, bulk loads):
-    SQLAlchemy's statement machinery costs more there than the statements themselves."""
+    SQLAlchemy's statement machinery costs more there than the statements themselves.
+    It works in the session's transaction of the moment: make one where it is used, not
+    to keep past that transaction's end."""
 
     def __init__(self, session: Session) -> None:
         self.connection = session.connection()
