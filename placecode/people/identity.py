@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,11 @@ PERSONAL_CODE = "pc"
 ISSUERS_COUNTER = "identity_issuers"
 CHANNELS = ("suishenban", "wechat", "alipay", "web")
 MAX_CACHED = 200_000
+
+TOKENS_VERIFIED = Counter(
+    "placecode_person_tokens_verified_total",
+    "Person tokens read and their signature verified, not recognised from memory",
+)
 
 
 class IdentityRefused(Unauthorized):
@@ -157,6 +163,7 @@ class IdentityBook:
         self._sync(session)
         claim = self._cache.get(token)
         if claim is None:
+            TOKENS_VERIFIED.inc()
             try:
                 claim = self._read(token)
             except IdentityRefused as refused:

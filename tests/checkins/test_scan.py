@@ -125,6 +125,33 @@ def test_an_issuers_token_registers_the_person_on_first_sight(
     assert check_in.channel == "wechat"
 
 
+def tokens_verified(client: TestClient) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("placecode_person_tokens_verified_total "):
+            return float(line.split()[1])
+    raise AssertionError("no placecode_person_tokens_verified_total on /metrics")
+
+
+def test_a_token_seen_before_is_recognised_without_verifying_it_again(
+    client: TestClient, market_code: str, wechat: Ed25519PrivateKey, settings
+) -> None:  # type: ignore[no-untyped-def]
+    token = external_token(
+        wechat,
+        issuer="wechat",
+        doc_type="passport",
+        doc_number="X23456789",
+        name="Anna Schmidt",
+        phone=None,
+        expires=clock.now() + timedelta(hours=1),
+    )
+    before = tokens_verified(client)
+    assert scan(client, token, market_code).status_code == 201
+    assert tokens_verified(client) == before + 1
+    clock.freeze(clock.now() + timedelta(minutes=settings.dedupe_minutes + 1))
+    assert scan(client, token, market_code).status_code == 201  # a new visit, the same token
+    assert tokens_verified(client) == before + 1
+
+
 def test_bad_person_tokens_are_refused(
     client: TestClient, market_code: str, wechat: Ed25519PrivateKey
 ) -> None:
