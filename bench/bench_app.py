@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+import pydantic_core
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -60,8 +61,7 @@ async def planned(body: CheckInRequest, request: Request) -> service.Scan:
 
 
 def answer(scan: service.Scan, stored: list[Stored]) -> Response:
-    result = checkins_api.scan_result(scan, list(stored))
-    content = result.__pydantic_serializer__.to_json(result)
+    content = pydantic_core.to_json(checkins_api.scan_answer(scan, list(stored)))
     return Response(content, status_code=201, media_type="application/json")
 
 

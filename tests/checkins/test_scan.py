@@ -1,19 +1,39 @@
 """The scan: venue code + person token → a check-in with status and the venue's decision."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
+import pydantic_core
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from placecode.checkins import api as checkins_api
+from placecode.checkins import service
 from placecode.checkins.models import CheckIn, VenueHourlyCount
+from placecode.checkins.schemas import ScanResult
+from placecode.checkins.store import Stored
 from placecode.clock import clock
+from placecode.errors import PlaceCodeError
+from placecode.health.status import (
+    Colour,
+    EventKind,
+    Nat,
+    NatResult,
+    PersonStatus,
+    Reason,
+    VaccinationState,
+    entry_decision,
+)
 from placecode.people.documents import id_check_digit
 from placecode.people.identity import external_token
 from placecode.people.models import Person
+from placecode.region.models import EntryPolicy
+from placecode.venues.codes import VenueSnapshot
 from placecode.venues.models import Venue
 from tests.conftest import Persona, make_venue, sign_in_citizen
 
@@ -333,4 +353,79 @@ def test_a_venue_manager_sees_masked_visitors_only(
             f"/api/v1/venues/{zhennan_market.id}/visitors", headers=street_admin.auth
         ).status_code
         == 403
+    )
+
+
+SCAN_AT = datetime(2022, 3, 14, 9, 30, 12, 345678, tzinfo=UTC)
+
+
+@st.composite
+def at_the_door(draw: st.DrawFn, companion_of: str | None) -> service.AtTheDoor:
+    reasons = tuple(
+        Reason(kind=kind, colour=colour, since=SCAN_AT - timedelta(days=2), until=until)
+        for kind, colour, until in draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from([k for k in EventKind if k is not EventKind.cleared]),
+                    st.sampled_from(list(Colour)),
+                    st.sampled_from([None, SCAN_AT + timedelta(days=5)]),
+                ),
+                max_size=2,
+            )
+        )
+    )
+    nat = draw(
+        st.none()
+        | st.builds(
+            Nat,
+            st.integers(0, 200).map(lambda hours: SCAN_AT - timedelta(hours=hours, seconds=7)),
+            st.sampled_from(list(NatResult)),
+        )
+    )
+    status = PersonStatus(
+        colour=draw(st.sampled_from(list(Colour))),
+        reasons=reasons,
+        until=draw(st.sampled_from([None, SCAN_AT + timedelta(days=1)])),
+        nat=nat,
+        vaccination=draw(st.sampled_from(list(VaccinationState))),
+    )
+    return service.AtTheDoor(
+        person_key="k" * 32,
+        name_masked=draw(st.sampled_from(["张*", "A*** S******"])),
+        doc_masked="3101**********123X",
+        status=status,
+        decision=entry_decision(status, draw(st.sampled_from(list(EntryPolicy))), SCAN_AT),
+        companion_of=companion_of,
+    )
+
+
+@given(
+    head=at_the_door(None),
+    companions=st.lists(at_the_door("k" * 32), max_size=2),
+    duplicate=st.booleans(),
+    policy=st.sampled_from(list(EntryPolicy)),
+)
+def test_the_scans_answer_is_the_documented_one_field_for_field(
+    head: service.AtTheDoor,
+    companions: list[service.AtTheDoor],
+    duplicate: bool,
+    policy: EntryPolicy,
+) -> None:
+    venue = VenueSnapshot(
+        "v" * 12, "镇南菜场", "镇南路1号", "changfengxincun", "market", "commerce", None,
+        "active", 1, policy.value, 60,
+    )  # fmt: skip
+    people = [head, *companions]
+    scan = service.Scan(venue=venue, at=SCAN_AT, people=people, visits=[])
+    stored: list[Stored | PlaceCodeError] = [
+        Stored(check_in_id=100 + i, scanned_at=0, duplicate=duplicate) for i in range(len(people))
+    ]
+    answer = checkins_api.scan_answer(scan, stored)
+    # What the scan route sends is what the validated model would have sent.
+    assert (
+        pydantic_core.to_json(answer)
+        == ScanResult.model_validate(answer).model_dump_json().encode()
+    )
+    assert [person["companion"] for person in answer["people"]] == [False] + [True] * len(
+        companions
     )
