@@ -5,12 +5,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import zxingcpp
-from PIL import Image
 from playwright.sync_api import Page, expect
 
 from placecode.venues import certificates
 from tests.conftest import PASSWORD, LiveServer
+from tests.qr import read_qr_codes
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +56,7 @@ def test_apply_register_and_print_a_poster(
     download.value.save_as(pdf)
     subprocess.run(["pdftoppm", "-r", "150", "-png", str(pdf), str(tmp_path / "page")], check=True)
     (rendered,) = tmp_path.glob("page-*.png")
-    decoded = [result.text for result in zxingcpp.read_barcodes(Image.open(rendered))]
+    decoded = read_qr_codes(rendered)
     assert decoded == [code_url]
 
     page.goto(code_url.replace(live_server.settings.base_url, live_server.url))

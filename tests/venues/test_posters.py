@@ -5,16 +5,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import zxingcpp
 from PIL import Image
 from starlette.testclient import TestClient
 
 from placecode.venues.models import Venue
 from tests.conftest import Persona
+from tests.qr import read_qr_codes
 
 
 def decode(image_path: Path) -> list[str]:
-    return [result.text for result in zxingcpp.read_barcodes(Image.open(image_path))]
+    return read_qr_codes(image_path)
 
 
 def pdf_pages(pdf: bytes, tmp_path: Path) -> list[Path]:
