@@ -21,7 +21,7 @@ from placecode.accounts.principal import Principal
 from placecode.db import Database
 from placecode.errors import Forbidden, Unauthorized
 from placecode.i18n import _
-from placecode.web.deps import SAFE_METHODS, SessionDep
+from placecode.web.deps import SAFE_METHODS, SessionDep, keep_apart
 
 log = logging.getLogger("placecode.accounts")
 
@@ -56,8 +56,9 @@ async def check_csrf(request: Request) -> None:
 
 
 def note_use_apart(request: Request, token_id: str) -> None:
-    """Note a token's use for a request that only reads, in a short writing transaction of
-    its own. In the request's own (a reading one), on SQLite the write would be refused
+    """Note a token's use in a short writing transaction of its own: for a request that
+    only reads, and for a writing one whose transaction was rolled back. In a reading
+    request's own transaction, on SQLite the write would be refused
     ("database is locked") whenever another writer had committed since it began: under
     scan load nearly always, and as the note was then never kept, every read with that
     token failed. Best effort: a database too busy to take it leaves it for the next
@@ -79,16 +80,16 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
             raise Unauthorized(
                 _("Send an API token as 'Authorization: Bearer <token>'."), code="bad_token"
             )
-        if request.method not in SAFE_METHODS:
-            user = await run_in_threadpool(
-                service.user_for_token, session=session, secret=credential.strip()
-            )
-        else:
-            user, due = await run_in_threadpool(
-                service.token_user, session=session, secret=credential.strip()
-            )
-            if due is not None:
-                await run_in_threadpool(note_use_apart, request, due)
+        user, due = await run_in_threadpool(
+            service.token_user, session=session, secret=credential.strip()
+        )
+        if due is not None and request.method not in SAFE_METHODS:
+            # Noted in the request's transaction, which writes anyway; again apart should
+            # it be rolled back (the request failed, but the token was used).
+            await run_in_threadpool(service.note_token_use, session=session, token_id=due)
+            keep_apart(request, lambda: note_use_apart(request, due))
+        elif due is not None:
+            await run_in_threadpool(note_use_apart, request, due)
         return Principal.of(user, "token")
 
     user_id, epoch = request.session.get("uid"), request.session.get("epoch")

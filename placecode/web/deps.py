@@ -37,6 +37,19 @@ async def get_database(request: Request) -> Database:
     return database
 
 
+def keep_apart(request: Request, redo: Callable[[], None]) -> None:
+    """Something the request's own transaction did that must stay if the request fails:
+    should its transaction be rolled back, `redo` runs after, in a thread (and a
+    transaction) of its own. A write refused for a bad body still used its API token."""
+    request.state.kept_apart = [*getattr(request.state, "kept_apart", ()), redo]
+
+
+async def rolled_back(request: Request, session: Session) -> None:
+    await run_in_threadpool(session.rollback)
+    for redo in getattr(request.state, "kept_apart", ()):
+        await run_in_threadpool(redo)
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request, committed before the response is sent.
 
@@ -50,10 +63,13 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     except PlaceCodeError as exc:
-        await run_in_threadpool(session.commit if exc.keep_changes else session.rollback)
+        if exc.keep_changes:
+            await run_in_threadpool(session.commit)
+        else:
+            await rolled_back(request, session)
         raise
     except BaseException:
-        await run_in_threadpool(session.rollback)
+        await rolled_back(request, session)
         raise
     else:
         if session.in_transaction():

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from placecode.accounts.models import ApiToken, Role
@@ -243,3 +244,19 @@ def test_reads_with_tokens_go_through_while_other_writers_commit_all_the_time(
         assert len(noted) == 20 and None not in noted
     finally:
         database.dispose()
+
+
+def test_a_failed_write_still_notes_its_tokens_use(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """A write request notes its token's use in its own transaction; a failure rolls that
+    back, so the note is made again apart: the token was used all the same."""
+    writer = make_persona(session, settings, "failing-writer", Role.district_admin)
+    refused = client.post("/api/v1/venues", json={"name": ""}, headers=writer.auth)
+    assert refused.status_code == 422, refused.text
+    used = session.scalar(
+        select(ApiToken.last_used_at)
+        .where(ApiToken.user_id == writer.user.id)
+        .execution_options(populate_existing=True)
+    )
+    assert used is not None
