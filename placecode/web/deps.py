@@ -7,6 +7,7 @@ the thread pool only when there is some to do.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, get_type_hints
@@ -23,6 +24,8 @@ from placecode.config import Settings
 from placecode.db import Database
 from placecode.errors import InvalidInput, PlaceCodeError
 from placecode.i18n import _
+
+log = logging.getLogger("placecode.web")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # requests that change nothing
 
@@ -45,9 +48,14 @@ def keep_apart(request: Request, redo: Callable[[], None]) -> None:
 
 
 async def rolled_back(request: Request, session: Session) -> None:
+    """Roll the request's transaction back and redo what it keeps apart. Should a redo
+    fail, that is logged and the request still fails with its own error, not the redo's."""
     await run_in_threadpool(session.rollback)
     for redo in getattr(request.state, "kept_apart", ()):
-        await run_in_threadpool(redo)
+        try:
+            await run_in_threadpool(redo)
+        except Exception:
+            log.exception("what a failed request keeps apart could not be redone")
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:

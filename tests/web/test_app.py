@@ -1,16 +1,19 @@
 """The web app's common ground: health, metrics, security headers, error bodies, docs."""
 
 import gc
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from placecode.accounts import authz
 from placecode.accounts.models import ApiToken, Role
 from placecode.config import Settings
 from placecode.db import Database
@@ -260,3 +263,25 @@ def test_a_failed_write_still_notes_its_tokens_use(
         .execution_options(populate_existing=True)
     )
     assert used is not None
+
+
+def test_a_failed_write_answers_its_own_error_when_the_note_apart_fails(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Should the note made apart fail too, the caller still gets the request's own error
+    (a 422 they can act on), not a 500 about the note; the failure is logged."""
+    writer = make_persona(session, settings, "unlucky-writer", Role.district_admin)
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(authz, "note_use_apart", broken)
+    with caplog.at_level(logging.ERROR, logger="placecode.web"):
+        refused = client.post("/api/v1/venues", json={"name": ""}, headers=writer.auth)
+    assert refused.status_code == 422, refused.text
+    assert "name" in refused.text
+    assert "could not be redone" in caplog.text
