@@ -133,7 +133,7 @@ def resident(number: int) -> people_service.PersonDetails:
 
 
 def prepare(url: str, workdir: Path, people: int, venue_count: int) -> tuple[dict[str, str], Path]:
-    """A district with venues and an issuer; a file of (person token, venue code) pairs."""
+    """A district with venues and an issuer; a file of its person tokens and venue codes."""
     env = {
         **os.environ,
         "PLACECODE_DATABASE_URL": url,
@@ -204,7 +204,7 @@ def prepare(url: str, workdir: Path, people: int, venue_count: int) -> tuple[dic
             )
     database.dispose()
     expires = clock.now() + timedelta(hours=6)
-    pairs = workdir / "pairs.txt"
+    scans = workdir / "scans.txt"
     tokens = [
         identity.external_token(
             issuer,
@@ -217,12 +217,10 @@ def prepare(url: str, workdir: Path, people: int, venue_count: int) -> tuple[dic
         )
         for i in range(people)
     ]
-    with pairs.open("w") as out:
-        # Venue-major order: a sequential pass meets every person early (the warm-up).
-        for j in range(0, len(codes), max(1, len(codes) // 20)):  # each person, 20 venues
-            for i, token in enumerate(tokens):
-                out.write(f"{token} {codes[(i + j) % len(codes)]}\n")
-    return env, pairs
+    with scans.open("w") as out:  # checkins.lua draws a person and a venue apart
+        out.writelines(f"person {token}\n" for token in tokens)
+        out.writelines(f"venue {code}\n" for code in codes)
+    return env, scans
 
 
 def process_tree(pid: int) -> list[int]:
@@ -284,14 +282,14 @@ def metric_totals(base: str) -> dict[str, float]:
     return totals
 
 
-def warm_up(base: str, pairs: Path, connections: int) -> None:
+def warm_up(base: str, scans: Path, connections: int) -> None:
     """Until (nearly) every person token is known to every worker, as a day's repeat
     visitors would have made it: a sequential pass, then random rounds until one verifies
     fewer than 1 in 200 of its tokens from scratch. A warm-up of a fixed time left
     thousands unmet on a slow machine, and their signatures were checked in the runs."""
     url = f"{base}/api/v1/checkins"
     before = metric_totals(base).get(VERIFIED, 0.0)
-    figures = wrk("checkins.lua", url, 15, connections, str(pairs), "sequential")
+    figures = wrk("checkins.lua", url, 15, connections, str(scans), "sequential")
     for rounds in range(1, 13):
         after = metric_totals(base).get(VERIFIED, 0.0)
         requests = figures["created"] + figures["repeated"] + figures["failed"]
@@ -299,7 +297,7 @@ def warm_up(base: str, pairs: Path, connections: int) -> None:
             print(f"{'':10} warmed up in {rounds} round(s)", flush=True)
             break
         before = after
-        figures = wrk("checkins.lua", url, 5, connections, str(pairs))
+        figures = wrk("checkins.lua", url, 5, connections, str(scans))
     else:
         print("warning: person tokens still being verified after the warm-up", flush=True)
 
@@ -354,7 +352,7 @@ def medians(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def measure(
     env: dict[str, str],
-    pairs: Path,
+    scans: Path,
     workers: int,
     duration: int,
     connections: int,
@@ -406,7 +404,7 @@ def measure(
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        warm_up(base, pairs, connections)
+        warm_up(base, scans, connections)
         # Ceiling and check-ins alternate, so that drift on a noisy machine hits both.
         names = [
             "ceiling",
@@ -427,7 +425,7 @@ def measure(
                         f"{base}/api/v1/checkins",
                         duration,
                         connections,
-                        str(pairs),
+                        str(scans),
                         think_ms=think_ms,
                     )
                 elif name == "checkins":  # with where the CPU went, and the batches
@@ -436,7 +434,7 @@ def measure(
                     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
                     started = time.monotonic()
                     figures = wrk(
-                        "checkins.lua", f"{base}/api/v1/checkins", duration, connections, str(pairs)
+                        "checkins.lua", f"{base}/api/v1/checkins", duration, connections, str(scans)
                     )
                     wall = time.monotonic() - started
                     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -460,7 +458,7 @@ def measure(
                     figures["verified"] = delta.get(VERIFIED, 0)
                 else:
                     path = f"/bench/stages/{name}"
-                    figures = wrk("checkins.lua", base + path, duration, connections, str(pairs))
+                    figures = wrk("checkins.lua", base + path, duration, connections, str(scans))
                 # A virtual machine's neighbours take cores from it: how much, so that
                 # a run's figures can be weighed (a pipeline of processes suffers most).
                 figures["steal"] = steal_between(ticks, cpu_ticks())
@@ -513,10 +511,10 @@ def main() -> None:
                 else:
                     assert postgres is not None
                     url = postgres.new_url()
-                env, pairs = prepare(url, workdir, args.people, args.venues)
+                env, scans = prepare(url, workdir, args.people, args.venues)
                 result = measure(
                     env,
-                    pairs,
+                    scans,
                     workers,
                     args.duration,
                     args.connections,

@@ -1,5 +1,8 @@
 -- wrk: POST check-ins, each with a person token and a venue code from the data file
--- (one "token venue_code" pair per line), counting the answers by status.
+-- (lines "person TOKEN" and "venue CODE"), counting the answers by status. A scan is a
+-- person and a venue drawn apart, so that with 5,000 people and 200 venues few of a
+-- run's scans repeat one (person, venue) of the last minutes, as few do in the field.
+-- "sequential" walks the people in order instead (the warm-up meets each one early).
 -- With WRK_THINK_MS set, each connection waits a random time of that mean (exponential)
 -- before each request, as people scanning at their own pace would: a load below
 -- saturation, so the latency is the server's and not the queue's.
@@ -19,10 +22,11 @@ function setup(thread)
 end
 
 function init(args)
-  pairs_list = {}
+  people, venues = {}, {}
   for line in io.lines(args[1]) do
-    local token, code = line:match("^(%S+) (%S+)$")
-    if token then pairs_list[#pairs_list + 1] = { token, code } end
+    local kind, value = line:match("^(%a+) (%S+)$")
+    if kind == "person" then people[#people + 1] = value
+    elseif kind == "venue" then venues[#venues + 1] = value end
   end
   math.randomseed(os.time() * 1000 + id)
   sequential = args[2] == "sequential"
@@ -31,18 +35,20 @@ function init(args)
 end
 
 function request()
-  local pair
-  if sequential then
-    position = position % #pairs_list + 1
-    pair = pairs_list[position]
+  local person, venue
+  if sequential then  -- each pass over the people at other venues
+    local pass = math.floor(position / #people)
+    person = people[position % #people + 1]
+    venue = venues[(position + pass * 7) % #venues + 1]
     position = position + 1
   else
-    pair = pairs_list[math.random(#pairs_list)]
+    person = people[math.random(#people)]
+    venue = venues[math.random(#venues)]
   end
   return wrk.format("POST", wrk.path, {
     ["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer " .. pair[1],
-  }, '{"venue_code":"' .. pair[2] .. '"}')
+    ["Authorization"] = "Bearer " .. person,
+  }, '{"venue_code":"' .. venue .. '"}')
 end
 
 function response(status, headers, body)
