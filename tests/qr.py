@@ -16,5 +16,7 @@ def read_qr_codes(image: Path | Image.Image) -> list[str]:
     picture = Image.open(image) if isinstance(image, Path) else image
     return [
         found.text
-        for found in zxingcpp.read_barcodes(picture, formats=zxingcpp.BarcodeFormat.QRCode)
+        for found in zxingcpp.read_barcodes(
+            picture, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+        )
     ]

@@ -82,13 +82,13 @@ def person_tokens(issuer: Ed25519PrivateKey, count: int) -> list[str]:
 def writes_blocked(url: str) -> Iterator[None]:
     """Hold the write lock the writer needs, as a long transaction of another program would."""
     if url.startswith("sqlite"):
-        blocker = sqlite3.connect(make_url(url).database or "", isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")
+        lite = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+        lite.execute("BEGIN IMMEDIATE")
         try:
             yield
         finally:
-            blocker.execute("ROLLBACK")
-            blocker.close()
+            lite.execute("ROLLBACK")
+            lite.close()
     else:
         plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(plain) as blocker:

@@ -127,8 +127,7 @@ def test_a_re_imported_visit_is_not_stored_twice(
 
 
 def test_the_daily_job_runs_once_per_day_whatever_the_workers(
-    databases,
-    make_settings,  # type: ignore[no-untyped-def]
+    databases: Databases, make_settings: Callable[..., Settings]
 ) -> None:
     from placecode import db, scheduler
     from placecode.checkins.tasks import JOBS

@@ -262,7 +262,7 @@ def test_the_writer_process_works_past_descriptor_1024(
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
     settings = make_settings(database_url=databases.new_url())
     district = District(settings)
-    filler = []
+    filler: list[int] = []
     try:
         while not filler or filler[-1] < 1100:
             filler.append(os.dup(0))

@@ -36,7 +36,7 @@ def small_district(session: Session, people: int) -> tuple[DistrictPlan, Populat
     population = plan_population(
         venues=plan.venues,
         street_codes=[str(s["code"]) for s in streets],
-        street_shares=[float(s["pop_share"]) for s in streets],  # type: ignore[arg-type]
+        street_shares=[float(s["pop_share"]) for s in streets],
         zhennan_index=plan.venues.index(plan.zhennan),
         size=people,
         seed=5,
@@ -113,13 +113,16 @@ def test_a_small_district_keeps_the_invariants_of_the_live_system(
     ).all()
     assert sorted(map(tuple, counted)) == sorted(map(tuple, kept))
     # Every scan lies inside its day.
-    inside = {}
+    inside: dict[date, int] = {}
     for day in DAYS:
         start = int(datetime.combine(day, time.min, tzinfo=SHANGHAI).timestamp())
-        inside[day] = session.scalar(
-            select(func.count()).where(
-                CheckIn.scanned_at >= start, CheckIn.scanned_at < start + 86_400
+        inside[day] = (
+            session.scalar(
+                select(func.count()).where(
+                    CheckIn.scanned_at >= start, CheckIn.scanned_at < start + 86_400
+                )
             )
+            or 0
         )
         assert written.per_day[day] - found.withdrawn <= inside[day] <= written.per_day[day]
     assert sum(inside.values()) == remaining

@@ -113,7 +113,7 @@ def test_the_whole_build_writes_the_district_that_one_session_writes(
         population = plan_population(
             venues=plan.venues,
             street_codes=[str(s["code"]) for s in streets],
-            street_shares=[float(s["pop_share"]) for s in streets],  # type: ignore[arg-type]
+            street_shares=[float(s["pop_share"]) for s in streets],
             zhennan_index=plan.venues.index(plan.zhennan),
             size=PEOPLE,
             seed=9,

@@ -268,7 +268,7 @@ def offline(page: Page, demo: ServedDemo) -> None:
     )
 
 
-def chart(page: Page, name: str, trace: int = 0) -> list[object]:
+def chart(page: Page, name: str, trace: int = 0) -> list[float]:
     """What plotly drew in a chart: its trace's y values (or x for the area charts)."""
     expect(page.locator(f"#chart-{name} .main-svg").first).to_be_visible()
     # Its layers (plot, legend, hover) lie on each other: the CSS plotly would inject, which
@@ -306,7 +306,7 @@ def test_commerce_answers_the_zhennan_alert_and_the_dashboards_draw_offline(
     expect(page.locator("h1")).to_contain_text(ZHENNAN)
     hourly = chart(page, "venue", trace=3)
     high = chart(page, "venue", trace=1)
-    assert max(hourly) > max(high)  # type: ignore[type-var]
+    assert max(hourly) > max(high)
 
     # The district dashboard: the charts draw, and their numbers are the API's.
     page.context.clear_cookies()

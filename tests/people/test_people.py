@@ -108,7 +108,7 @@ def test_a_batch_registers_many_with_one_key_agreement(
     assert len(ids) == 300
     sealed = session.scalars(select(Person.sealed).where(Person.person_key.in_(keys))).all()
     assert len({envelope[1:33] for envelope in sealed}) == 1
-    assert session.scalar(select(func.count()).select_from(Person)) >= 300
+    assert (session.scalar(select(func.count()).select_from(Person)) or 0) >= 300
 
 
 def plain_pii() -> list[bytes]:

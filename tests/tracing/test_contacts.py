@@ -134,8 +134,8 @@ def reference(
         result[person] = (1, kind.value, overlap, first)
     if degree == 2:
         second: dict[int, list[int]] = {}
-        for person, (_d, kind, _o, first) in list(result.items()):
-            if kind != Finding.close_contact.value:
+        for person, (_d, finding, _o, first) in list(result.items()):
+            if finding != Finding.close_contact.value:
                 continue
             for other, (overlap, met) in meet(person, first, now).items():
                 found = second.setdefault(other, [0, 2**62])
