@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
 from playwright.sync_api import expect
-from sqlalchemy import Connection, Engine, make_url
+from sqlalchemy import Connection, Engine, func, make_url, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
@@ -275,6 +275,11 @@ def make_organisation(
     session.add(organisation)
     session.flush()
     return organisation
+
+
+def count(session: Session, model: type) -> int:
+    """How many rows a model's table holds."""
+    return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def make_venue(

@@ -36,7 +36,7 @@ from placecode.people.models import Person
 from placecode.region.models import EntryPolicy
 from placecode.venues.codes import VenueSnapshot
 from placecode.venues.models import Venue
-from tests.conftest import Persona, make_venue, sign_in_citizen
+from tests.conftest import Persona, count, make_venue, sign_in_citizen
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -137,7 +137,7 @@ def test_an_issuers_token_registers_the_person_on_first_sight(
         phone="+49 1512 3456789",
         expires=clock.now() + timedelta(hours=1),
     )
-    before = session.scalar(select(func.count()).select_from(Person)) or 0
+    before = count(session, Person)
     response = scan(client, token, market_code)
     assert response.status_code == 201, response.text
     assert response.json()["people"][0]["name_masked"] == "A*** S******"
@@ -209,7 +209,7 @@ def test_a_scan_that_does_not_fit_is_a_clear_422_and_writes_nothing(
     """The scan's route reads its own body (a LeanRoute): a body that does not fit gets the
     same answer as on any other route, naming the field."""
     token = sign_in_citizen(client)
-    before = session.scalar(select(func.count()).select_from(CheckIn)) or 0
+    before = count(session, CheckIn)
 
     def refused(content: bytes, content_type: str | None = "application/json") -> dict:  # type: ignore[type-arg]
         headers = bearer(token) | ({"Content-Type": content_type} if content_type else {})

@@ -6,22 +6,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from placecode.errors import InvalidInput
 from placecode.region import service
 from placecode.region.models import Category, Department, Street
+from tests.conftest import count
 
 
 @pytest.fixture
 def putuo() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(service.packaged_region_path().read_text(encoding="utf-8"))
     return data
-
-
-def count(session: Session, model: type) -> int:
-    return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def test_the_packaged_file_describes_putuo_district(session: Session) -> None:
