@@ -35,7 +35,7 @@ from rich.progress import track
 from sqlalchemy import text
 
 from placecode.checkins.models import CHANNELS
-from placecode.checkins.store import COLUMNS, FirstAnalyze, Visit, _allocate_ids
+from placecode.checkins.store import COLUMNS, DayPartitions, Visit, _allocate_ids
 from placecode.checkins.writer import Order, write_batch
 from placecode.clock import clock
 from placecode.config import Settings, load_settings
@@ -154,7 +154,7 @@ def measure(url: str, args: argparse.Namespace, database_cpu: Callable[[], float
     database = Database.connect(settings)
     sealer: Sealer = load_sealer(settings)
     batches = Batches(settings, database, args.people, args.channels)
-    first_analyze = FirstAnalyze()  # the writer's process has one
+    partitions = DayPartitions()  # the writer's process has one
 
     def write() -> None:
         write_batch(
@@ -162,7 +162,7 @@ def measure(url: str, args: argparse.Namespace, database_cpu: Callable[[], float
             settings=settings,
             sealer=sealer,
             orders=batches.orders(args.batch),
-            first_analyze=first_analyze,
+            partitions=partitions,
         )
 
     fill = args.people * args.density // args.batch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -333,6 +333,41 @@ class DriverSql:
         moment = moment.astimezone(UTC)
         return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else moment
 
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """PostgreSQL: the statements of this block go out without waiting for each other's
+        answers (psycopg's pipeline mode), and a read, or the commit, waits once for all
+        sent before it: the writer's batch so takes two round trips where it took nine
+        (docs/benchmarks.md). An error surfaces at that read or commit. Inside, use
+        `insert_values` (COPY is not allowed) and no ORM statements (their results are read
+        before they are there). SQLite: as without."""
+        if self.sqlite:
+            yield
+            return
+        from psycopg.pq import TransactionStatus
+
+        driver = self._cursor().connection
+        try:
+            with driver.pipeline():
+                yield
+        except BaseException:
+            # A commit sent in the block after a failed statement was never run, and the
+            # transaction is still open, aborted. SQLAlchemy, having asked for the commit,
+            # would hand the connection back to its pool without a rollback.
+            if driver.info.transaction_status == TransactionStatus.INERROR:
+                driver.rollback()
+            raise
+
+    def later(self, statement: str, parameters: Sequence[Any] = ()) -> Callable[[], list[Any]]:
+        """Send a statement now and read its rows when called; inside `together`, the
+        statements sent so go out in one flight."""
+        if self.sqlite:
+            rows = self.all(statement, parameters)
+            return lambda: rows
+        cursor = self._cursor().connection.cursor()  # its own: a cursor holds one result
+        cursor.execute(statement, tuple(parameters))
+        return lambda: list(cursor.fetchall())
+
     def all(self, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows, as plain tuples straight from the driver's cursor. (SQLAlchemy's
         statement and result machinery cost the check-in writer about as much again as
@@ -369,6 +404,23 @@ class DriverSql:
                     copy.write_row(row)
             return
         self.many(f"INSERT INTO {table} ({names}) VALUES ({self.marks(len(columns))})", rows)  # noqa: S608
+
+    def insert_values(
+        self,
+        table: str,
+        columns: Sequence[str],
+        types: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        """Insert rows in one statement that can go inside `together`: on PostgreSQL from
+        arrays (`types` are PostgreSQL's names, see `table`), executemany on SQLite."""
+        if not rows:
+            return
+        if self.sqlite:
+            self.insert_rows(table, columns, rows)
+            return
+        values, parameters = self.table(rows, types)
+        self.run(f"INSERT INTO {table} ({', '.join(columns)}) {values}", parameters)
 
     def insert_columns(self, table: str, columns: Mapping[str, ColumnValues], count: int) -> None:
         """Bulk insert of `count` rows given column by column (see ColumnValues): COPY on

@@ -9,7 +9,7 @@ ids it hands out cannot collide with another writer's.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -17,6 +17,7 @@ from typing import ClassVar
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from placecode.clock import clock
 from placecode.config import Settings
 from placecode.db import IN_LIST, DriverSql, in_chunks
 from placecode.errors import PlaceCodeError
@@ -38,6 +39,18 @@ COLUMNS = (
     "checkout_at",
     "companion_of",
     "recorded_by",
+)
+TYPES = (
+    "bigint",
+    "bigint",
+    "text",
+    "bigint",
+    "text",
+    "text",
+    "boolean",
+    "bigint",
+    "bigint",
+    "text",
 )
 
 
@@ -84,51 +97,73 @@ def partition_name(day_start: int) -> str:
 PARTITION_LOCK = 0x706C6163  # an advisory lock id of our own ("plac")
 
 
-def ensure_partitions(session: Session, days: Iterable[int]) -> None:
+def ensure_partitions(session: Session, days: Iterable[int]) -> set[int]:
     """PostgreSQL: make the day partitions these rows fall in (no-op on SQLite).
 
     Call it first in a transaction, before anything is read or written: making a partition
     locks the check-ins table and the tables it refers to (people, venues), and two writers
     holding locks on those would wait on each other. Writers that find a day missing take
-    turns on an advisory lock; the later one finds it made.
+    turns on an advisory lock; the later one finds it made. Returns the days whose
+    partitions were there already (all of them on SQLite).
     """
+    wanted = set(days)
     if session.get_bind().dialect.name != "postgresql":
-        return
-    names = {partition_name(day_start): day_start for day_start in sorted(set(days))}
+        return wanted
+    names = {partition_name(day_start): day_start for day_start in sorted(wanted)}
     if not names:
-        return
+        return wanted
     sql = DriverSql(session)
-    missing = sql.all(  # one round trip for all (the writer asks for every batch)
+    missing = sql.all(  # one round trip for all
         "SELECT name FROM unnest(%b::text[]) AS name WHERE to_regclass(name) IS NULL",
         [list(names)],
     )
     for (name,) in missing:
         day_start = names[name]
+        wanted.discard(day_start)
         sql.run("SELECT pg_advisory_xact_lock(%s)", [PARTITION_LOCK])
         sql.run(
             f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF checkins "
             f"FOR VALUES FROM ({day_start}) TO ({day_start + DAY})"
         )
+    return wanted
 
 
-class FirstAnalyze:
-    """PostgreSQL: a day's partition analyzed by a writer once it has written a thousand
-    visits into it.
+class DayPartitions:
+    """A writer's knowledge of the day partitions (PostgreSQL; on SQLite it does nothing):
+    which are made, and which have had their first statistics.
 
-    PostgreSQL plans the repeat check by the partition's statistics, and a new day's
-    partition has none until autovacuum first analyzes it, a minute or more after it starts
-    filling (and the UTC day begins at 08:00 in Shanghai, in the morning's rush). Until
-    then the check was planned through the (venue, time) index, reading every scan of the
-    venue in the window: 3 ms a batch after 1,000 batches, 0.2 ms once analyzed
-    (docs/benchmarks.md). Once a partition has statistics they scale with its size, and
-    autovacuum keeps them. One per writer; on SQLite it does nothing.
+    *Made.* A batch asks PostgreSQL only for days it has not found made before (asking
+    was a round trip a batch, 0.3 ms of 4.5). Only a day not yet over is taken on trust:
+    `placecode purge` drops only days that are over, so a batch of today's scans asks
+    nothing, a registrar's page for yesterday asks every time. A failed batch forgets
+    them all (`forget`).
+
+    *First statistics.* A day's partition is analyzed once the writer has written a
+    thousand visits into it. PostgreSQL plans the repeat check by the partition's
+    statistics, and a new day's partition has none until autovacuum first analyzes it, a
+    minute or more after it starts filling (and the UTC day begins at 08:00 in Shanghai,
+    in the morning's rush). Until then the check was planned through the (venue, time)
+    index, reading every scan of the venue in the window: 3 ms a batch after 1,000
+    batches, 0.2 ms once analyzed (docs/benchmarks.md). Once a partition has statistics
+    they scale with its size, and autovacuum keeps them.
     """
 
     VISITS = 1_000  # enough for statistics that hold as the day grows
 
     def __init__(self) -> None:
+        self._made: set[int] = set()  # day starts
         self._rows: dict[int, int] = defaultdict(int)  # day start -> visits written here
         self._done: set[int] = set()
+
+    def ensure(self, session: Session, days: Iterable[int]) -> None:
+        """`ensure_partitions` for the days not known to be made."""
+        now = epoch(clock.now())
+        unknown = {day for day in days if day not in self._made or day + DAY <= now}
+        if unknown:
+            self._made |= {day for day in ensure_partitions(session, unknown) if day + DAY > now}
+
+    def forget(self) -> None:
+        self._made.clear()
 
     def written(self, session: Session, visits: Iterable[Visit]) -> None:
         """Count a committed batch's visits; analyze a day's partition that reached
@@ -175,11 +210,52 @@ def days_of(visits: Iterable[Visit]) -> set[int]:
 
 
 def _allocate_ids(sql: DriverSql, count: int) -> list[int]:
+    return _ids_later(sql, count)()
+
+
+def _ids_later(sql: DriverSql, count: int) -> Callable[[], list[int]]:
+    """`count` new check-in ids, asked for now, when called (see `DriverSql.later`)."""
     if not sql.sqlite:
-        rows = sql.all("SELECT nextval('checkins_id_seq') FROM generate_series(1, %s)", [count])
-        return [row[0] for row in rows]
+        rows = sql.later("SELECT nextval('checkins_id_seq') FROM generate_series(1, %s)", [count])
+        return lambda: [row[0] for row in rows()]
     highest = sql.all("SELECT COALESCE(MAX(id), 0) FROM checkins")[0][0]
-    return list(range(highest + 1, highest + 1 + count))
+    return lambda: list(range(highest + 1, highest + 1 + count))
+
+
+def _scans_later(
+    sql: DriverSql, visits: Sequence[Visit], window_seconds: int
+) -> Callable[[], dict[tuple[str, str], list[tuple[int, int]]]]:
+    """The check-ins that these visits could repeat, asked for now: for each (person_key,
+    venue) pair of the visits, its (scanned_at, id) within the window of any of them.
+    Only these pairs: a person's scans elsewhere, which can be many (a courier's round),
+    are not read. The person's id is a subquery, not a join: joined, PostgreSQL planned a
+    scan of all people (1.7 ms a batch against 0.14)."""
+    earliest = min(v.scanned_at for v in visits) - window_seconds
+    latest = max(v.scanned_at for v in visits) + window_seconds
+    pairs = sorted({(v.person_key, v.venue_id) for v in visits})
+    pending = []
+    for chunk in in_chunks(pairs, IN_LIST // 2):
+        wanted, parameters = sql.table(chunk, ("text", "text"))
+        pending.append(
+            sql.later(
+                f"WITH wanted (person_key, venue_id) AS ({wanted}) "  # noqa: S608  (placeholders only)
+                "SELECT c.id, wanted.person_key, c.venue_id, c.scanned_at FROM wanted "
+                "JOIN checkins c ON c.person_id = "
+                "(SELECT p.id FROM persons p WHERE p.person_key = wanted.person_key) "
+                "AND c.venue_id = wanted.venue_id "
+                f"WHERE c.scanned_at BETWEEN {sql.mark} AND {sql.mark}",
+                [*parameters, earliest, latest],
+            )
+        )
+
+    def scans() -> dict[tuple[str, str], list[tuple[int, int]]]:
+        seen: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+        for rows in pending:
+            for check_in_id, person_key, venue_id, scanned_at in rows():
+                seen[(person_key, venue_id)].append((scanned_at, check_in_id))
+        return seen
+
+    return scans
 
 
 def add_to_hourly_counts(sql: DriverSql, counts: dict[tuple[str, int], int]) -> None:
@@ -217,14 +293,22 @@ def store_visits(
     """
     if not partitions_made:
         ensure_partitions(session, days_of(visits))
+    everyone = [(v.person_key, v.details) for v in visits] + [
+        (v.companion_of, None) for v in visits if v.companion_of
+    ]
+    sql = DriverSql(session)
+    with sql.together():  # PostgreSQL: the three reads in one round trip
+        known = people.look_up_later(sql, [key for key, _details in everyone])
+        scans = _scans_later(sql, visits, window_seconds) if visits else dict
+        new_ids = _ids_later(sql, len(visits))  # as many as could be new
     ids = people.ensure_people(
         session=session,
         settings=settings,
         sealer=sealer,
-        people=[(v.person_key, v.details) for v in visits]
-        + [(v.companion_of, None) for v in visits if v.companion_of],
+        people=everyone,
         source=source or "scan",  # (not used then: every newcomer is one of the visits)
         sources=None if source else {v.person_key: v.channel for v in visits},
+        known=known(),
     )
     results: list[Stored | PlaceCodeError | None] = [None] * len(visits)
     pending: list[tuple[int, Visit, int]] = []
@@ -236,33 +320,13 @@ def store_visits(
             )
         else:
             pending.append((index, visit, person_id))
-
-    sql = DriverSql(session)
-    seen: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
-    if pending:
-        earliest = min(v.scanned_at for _i, v, _p in pending) - window_seconds
-        latest = max(v.scanned_at for _i, v, _p in pending) + window_seconds
-        pairs = sorted({(p, v.venue_id) for _i, v, p in pending})
-        for chunk in in_chunks(pairs, IN_LIST // 2):
-            # Only these (person, venue) pairs: a person's scans elsewhere, which can be
-            # many (a courier's round), are not read.
-            wanted, parameters = sql.table(chunk, ("bigint", "text"))
-            rows = sql.all(
-                f"WITH wanted (person_id, venue_id) AS ({wanted}) "  # noqa: S608  (placeholders only)
-                "SELECT c.id, c.person_id, c.venue_id, c.scanned_at FROM wanted "
-                "JOIN checkins c ON c.person_id = wanted.person_id "
-                "AND c.venue_id = wanted.venue_id "
-                f"WHERE c.scanned_at BETWEEN {sql.mark} AND {sql.mark}",
-                [*parameters, earliest, latest],
-            )
-            for check_in_id, person_id, venue_id, scanned_at in rows:
-                seen[(person_id, venue_id)].append((scanned_at, check_in_id))
+    seen = scans()
 
     new: list[tuple[int, Visit, int]] = []
     repeats: list[tuple[int, int]] = []  # (index, index of the new visit it repeats)
-    batch_first: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+    batch_first: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
     for index, visit, person_id in pending:
-        pair = (person_id, visit.venue_id)
+        pair = (visit.person_key, visit.venue_id)
         stored = next(
             (
                 (at, check_in_id)
@@ -289,7 +353,7 @@ def store_visits(
         new.append((index, visit, person_id))
 
     if new:
-        check_in_ids = _allocate_ids(sql, len(new))
+        check_in_ids = new_ids()[: len(new)]
         rows = []
         counts: dict[tuple[str, int], int] = defaultdict(int)
         for (index, visit, person_id), check_in_id in zip(new, check_in_ids, strict=True):
@@ -311,7 +375,7 @@ def store_visits(
             results[index] = Stored(
                 check_in_id=check_in_id, scanned_at=visit.scanned_at, duplicate=False
             )
-        sql.insert_rows("checkins", COLUMNS, rows)
+        sql.insert_values("checkins", COLUMNS, TYPES, rows)
         add_to_hourly_counts(sql, counts)
     for index, first in repeats:
         original = results[first]

@@ -33,7 +33,7 @@ from typing import Any, cast
 from prometheus_client import Counter, Gauge, Histogram
 
 from placecode.checkins.store import (
-    FirstAnalyze,
+    DayPartitions,
     Stored,
     Visit,
     days_of,
@@ -42,7 +42,7 @@ from placecode.checkins.store import (
 )
 from placecode.checkins.writer_process import frame, unframe
 from placecode.config import Settings
-from placecode.db import Database, begin_write
+from placecode.db import Database, DriverSql, begin_write
 from placecode.errors import PlaceCodeError, Unavailable
 from placecode.i18n import _
 from placecode.people.documents import DocType, Document
@@ -145,42 +145,51 @@ def write_batch(
     settings: Settings,
     sealer: Sealer,
     orders: Sequence[Order],
-    first_analyze: FirstAnalyze | None = None,
+    partitions: DayPartitions | None = None,
 ) -> list[Result]:
     """Write the orders in one transaction, returning each one's results; then, with a
-    writer's `first_analyze`, give a new day's partition its first statistics.
+    writer's `partitions`, give a new day's partition its first statistics.
 
     Orders of one dedupe window (all the scans; a logbook has its own) are written in one
     go, whatever their channels: people first seen here are registered with their visit's
-    channel as their source."""
+    channel as their source. On PostgreSQL the batch takes two round trips (its reads, then
+    its writes with the commit; `DriverSql.together`), three on a new day."""
     groups: dict[int, list[int]] = defaultdict(list)
     for position, order in enumerate(orders):
         groups[order.window_seconds].append(position)
     results: list[Result] = [[] for _ in orders]
+    days = days_of(visit for order in orders for visit in order.visits)
     with database.sessions() as session:
         begin_write(session)
-        ensure_partitions(session, days_of(visit for order in orders for visit in order.visits))
-        for window, positions in groups.items():
-            visits = [visit for position in positions for visit in orders[position].visits]
-            stored = store_visits(
-                session=session,
-                settings=settings,
-                sealer=sealer,
-                visits=visits,
-                window_seconds=window,
-                partitions_made=True,
-            )
-            offset = 0
-            for position in positions:
-                count = len(orders[position].visits)
-                results[position] = stored[offset : offset + count]
-                offset += count
-        session.commit()
-        if first_analyze is not None:
+        try:
+            with DriverSql(session).together():
+                if partitions is not None:
+                    partitions.ensure(session, days)
+                else:
+                    ensure_partitions(session, days)
+                for window, positions in groups.items():
+                    visits = [visit for position in positions for visit in orders[position].visits]
+                    stored = store_visits(
+                        session=session,
+                        settings=settings,
+                        sealer=sealer,
+                        visits=visits,
+                        window_seconds=window,
+                        partitions_made=True,
+                    )
+                    offset = 0
+                    for position in positions:
+                        count = len(orders[position].visits)
+                        results[position] = stored[offset : offset + count]
+                        offset += count
+                session.commit()  # sent with the writes
+        except Exception:
+            if partitions is not None:
+                partitions.forget()
+            raise
+        if partitions is not None:
             try:
-                first_analyze.written(
-                    session, (visit for order in orders for visit in order.visits)
-                )
+                partitions.written(session, (visit for order in orders for visit in order.visits))
             except Exception:  # the batch is committed: its answers stand
                 log.exception("a new partition could not be analyzed; autovacuum will")
     return results
@@ -285,7 +294,7 @@ class ThreadWriter(Writer):
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="placecode-writer")
         self._sealer: Sealer | None = None
-        self._first_analyze = FirstAnalyze()
+        self._partitions = DayPartitions()
 
     def _send(self, job: _Job) -> None:
         if self._task is None or self._task.done():
@@ -324,7 +333,7 @@ class ThreadWriter(Writer):
             settings=self.settings,
             sealer=self._sealer,
             orders=[job.order for job in jobs],
-            first_analyze=self._first_analyze,
+            partitions=self._partitions,
         )
         observe_batch(sum(job.size for job in jobs), time.perf_counter() - started)
         return results

@@ -25,7 +25,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from placecode.checkins.store import FirstAnalyze
+    from placecode.checkins.store import DayPartitions
     from placecode.checkins.writer import Order, Outcome
     from placecode.config import Settings
     from placecode.db import Database
@@ -100,7 +100,7 @@ def batches(jobs: list[tuple[int, Order]], limit: int) -> list[list[tuple[int, O
 
 
 def serve(sock: socket.socket) -> None:
-    from placecode.checkins.store import FirstAnalyze
+    from placecode.checkins.store import DayPartitions
     from placecode.checkins.writer import unpacked
     from placecode.db import Database
     from placecode.people.sealing import load_sealer
@@ -118,7 +118,7 @@ def serve(sock: socket.socket) -> None:
     sealer = load_sealer(settings)
     limit = settings.writer_batch_max
     turns = Turns.for_database(database)
-    first_analyze = FirstAnalyze()
+    partitions = DayPartitions()
 
     def orders(messages: list[Any]) -> list[tuple[int, Order]]:
         return [(job_id, unpacked(values)) for message in messages for job_id, values in message]
@@ -139,9 +139,7 @@ def serve(sock: socket.socket) -> None:
                 jobs = received(None)
             for batch in batches(jobs, limit):
                 with turns:
-                    answered = write_and_answer(
-                        sock, batch, database, settings, sealer, first_analyze
-                    )
+                    answered = write_and_answer(sock, batch, database, settings, sealer, partitions)
                 if not answered:
                     return  # the server is gone; what was committed stays
             jobs = []
@@ -195,7 +193,7 @@ def write_and_answer(
     database: Database,
     settings: Settings,
     sealer: Sealer,
-    first_analyze: FirstAnalyze,
+    partitions: DayPartitions,
 ) -> bool:
     """Write one batch and tell the server; False if the server is gone."""
     from placecode.checkins.writer import failure_of, write_batch
@@ -209,7 +207,7 @@ def write_and_answer(
                 settings=settings,
                 sealer=sealer,
                 orders=[order for _id, order in batch],
-                first_analyze=first_analyze,
+                partitions=partitions,
             )
         )
     except Exception as exc:

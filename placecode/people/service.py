@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -126,6 +126,24 @@ def find_person(*, session: Session, person_key: str) -> Person | None:
     return session.scalars(select(Person).where(Person.person_key == person_key)).first()
 
 
+Known = dict[str, tuple[int, str]]  # person_key -> (id, masked name)
+
+
+def look_up_later(sql: DriverSql, keys: Sequence[str]) -> Callable[[], Known]:
+    """Send the lookup of these people now; their ids and masked names when called (the
+    check-in writer sends it with its other reads, see `DriverSql.together`)."""
+    pending = []
+    for chunk in in_chunks(list(dict.fromkeys(keys))):
+        among, parameters = sql.among(chunk, "text")
+        lookup = "SELECT id, person_key, name_masked FROM persons WHERE person_key "
+        pending.append(sql.later(lookup + among, parameters))
+
+    def known() -> Known:
+        return {key: (person_id, name) for rows in pending for person_id, key, name in rows()}
+
+    return known
+
+
 def ensure_people(
     *,
     session: Session,
@@ -134,6 +152,7 @@ def ensure_people(
     people: Sequence[tuple[str, PersonDetails | None]],
     source: str,
     sources: Mapping[str, str] | None = None,
+    known: Known | None = None,
 ) -> dict[str, int]:
     """The ids of these people, registering (and sealing, in one batch) those not yet known,
     as coming from `source` (or from `sources[key]`, given one: the check-in writer's
@@ -141,17 +160,14 @@ def ensure_people(
 
     Someone registered before without a name (a sentinel took only their ID number) is
     completed when a name comes along. People unknown and without details are left out.
+    `known`: the lookup of these people (`look_up_later`), if the caller made it already.
     The check-in writer calls this for every batch, so it speaks to the driver directly.
     """
     sql = DriverSql(session)
-    keys = list(dict.fromkeys(key for key, _details in people))
-    known: dict[str, tuple[int, str]] = {}
-    for chunk in in_chunks(keys):
-        among, parameters = sql.among(chunk, "text")
-        lookup = "SELECT id, person_key, name_masked FROM persons WHERE person_key "
-        rows = sql.all(lookup + among, parameters)
-        for person_id, key, name_masked in rows:
-            known[key] = (person_id, name_masked)
+    if known is None:
+        known = look_up_later(sql, [key for key, _details in people])()
+    else:
+        known = dict(known)
     details_by_key: dict[str, PersonDetails] = {}
     for key, details in people:
         if details is not None and (key not in details_by_key or details.name):
@@ -187,19 +203,23 @@ def ensure_people(
                 for (key, details), envelope in zip(new, sealed[: len(new)], strict=True)
             ],
         )
-        new_keys = [key for key, _d in new]
-        for chunk in in_chunks(new_keys):
-            among, parameters = sql.among(chunk, "text")
-            lookup = "SELECT id, person_key FROM persons WHERE person_key "
-            rows = sql.all(lookup + among, parameters)
-            for person_id, key in rows:
-                known[key] = (person_id, details_by_key[key].name_masked)
-    for (key, details), envelope in zip(completing, sealed[len(new) :], strict=True):
-        person = session.get(Person, known[key][0])
-        assert person is not None
-        person.sealed = envelope
-        person.name_masked = details.name_masked
-        person.phone_masked = details.phone_masked or person.phone_masked
+        for key, (person_id, _name) in look_up_later(sql, [key for key, _d in new])().items():
+            known[key] = (person_id, details_by_key[key].name_masked)
+    if completing:
+        # In plain SQL (the writer's batch may be inside `together`, where the ORM is not);
+        # a Person the session holds is expired so that it reads the new values.
+        sql.many(
+            f"UPDATE persons SET sealed = {sql.mark}, name_masked = {sql.mark}, "  # noqa: S608
+            f"phone_masked = COALESCE({sql.mark}, phone_masked) WHERE id = {sql.mark}",
+            [
+                (envelope, details.name_masked, details.phone_masked or None, known[key][0])
+                for (key, details), envelope in zip(completing, sealed[len(new) :], strict=True)
+            ],
+        )
+        for key, _details in completing:
+            held = session.identity_map.get(session.identity_key(Person, known[key][0]))
+            if held is not None:
+                session.expire(held)
     return {key: value[0] for key, value in known.items()}
 
 

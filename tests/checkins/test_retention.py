@@ -259,12 +259,12 @@ def test_a_new_days_partition_gets_its_first_statistics_from_its_writer(
     """PostgreSQL plans the repeat check by the day partition's statistics, and a new
     partition has none until autovacuum's first ANALYZE, a minute or more into the day:
     planned without them, the check read every scan of a venue in the window. The writer
-    analyzes the partition once it has written `FirstAnalyze.VISITS` into it, and a
+    analyzes the partition once it has written `DayPartitions.VISITS` into it, and a
     failure there leaves the committed batch's answers standing."""
     settings, database = own_database
     sealer = load_sealer(settings)
     postgresql = database.engine.dialect.name == "postgresql"
-    monkeypatch.setattr(store.FirstAnalyze, "VISITS", 3)
+    monkeypatch.setattr(store.DayPartitions, "VISITS", 3)
     with database.session() as session:
         venue = make_venue(session, "新日超市", "ganquanlu", "shop")
     visits = [visit(settings, f"F1000000{i}", venue, days_ago=-7) for i in range(5)]
@@ -283,7 +283,7 @@ def test_a_new_days_partition_gets_its_first_statistics_from_its_writer(
                 )
             )
 
-    first_analyze = store.FirstAnalyze()
+    first_analyze = store.DayPartitions()
 
     def batch(*chosen: Visit) -> list[object]:
         results = write_batch(
@@ -291,7 +291,7 @@ def test_a_new_days_partition_gets_its_first_statistics_from_its_writer(
             settings=settings,
             sealer=sealer,
             orders=[Order([one], 300) for one in chosen],
-            first_analyze=first_analyze,
+            partitions=first_analyze,
         )
         return [item for result in results for item in result]
 
@@ -302,13 +302,96 @@ def test_a_new_days_partition_gets_its_first_statistics_from_its_writer(
     if postgresql:
         assert analyzed()
 
-    def failing(self: store.FirstAnalyze, session: Session, visits: object) -> None:
+    def failing(self: store.DayPartitions, session: Session, visits: object) -> None:
         raise RuntimeError("ANALYZE failed")
 
-    monkeypatch.setattr(store.FirstAnalyze, "written", failing)
+    monkeypatch.setattr(store.DayPartitions, "written", failing)
     assert all(isinstance(item, Stored) for item in batch(*visits[3:]))
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(CheckIn)) == 5
+
+
+def test_a_writer_asks_for_a_days_partition_until_it_finds_it_made(
+    own_database: tuple[Settings, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer stops asking PostgreSQL for a day's partition once it has found it made,
+    but only while that day is not over (`placecode purge` drops only days that are
+    over), and after a failed batch it asks again: a partition dropped behind its back
+    fails one batch, not every batch after it."""
+    settings, database = own_database
+    sealer = load_sealer(settings)
+    postgresql = database.engine.dialect.name == "postgresql"
+    asked: list[set[int]] = []
+    make_partitions = store.ensure_partitions
+
+    def counted(session: Session, days: Iterable[int]) -> set[int]:
+        asked.append(set(days))
+        return make_partitions(session, days)
+
+    monkeypatch.setattr(store, "ensure_partitions", counted)
+    with database.session() as session:
+        venue = make_venue(session, "问日超市", "changzheng", "shop")
+    partitions = store.DayPartitions()
+    numbers = iter(f"Q{n:08d}" for n in range(100))
+
+    def batch(days_ago: float) -> list[object]:
+        scan = visit(settings, next(numbers), venue, days_ago=days_ago)
+        results = write_batch(
+            database=database,
+            settings=settings,
+            sealer=sealer,
+            orders=[Order([scan], 300)],
+            partitions=partitions,
+        )
+        return [item for result in results for item in result]
+
+    (today,) = store.days_of([visit(settings, "Q99999999", venue, days_ago=0)])
+    for _ in range(3):
+        assert all(isinstance(item, Stored) for item in batch(days_ago=0))
+    # Made by the first batch, found made by the second: the third asks nothing. (SQLite
+    # has no partitions: its days are all found made at once.)
+    assert asked == ([{today}, {today}] if postgresql else [{today}])
+    for _ in range(2):  # yesterday is over: asked about every time
+        assert all(isinstance(item, Stored) for item in batch(days_ago=1))
+    assert len(asked) == (4 if postgresql else 3)
+    if postgresql:
+        with database.session() as session:
+            session.execute(text(f"DROP TABLE {store.partition_name(today)}"))
+            session.commit()
+        with pytest.raises(Exception, match="partition"):
+            batch(days_ago=0)
+        assert all(isinstance(item, Stored) for item in batch(days_ago=0))
+        assert asked[-1] == {today}
+
+
+def test_a_batch_completes_someone_known_only_by_number(
+    own_database: tuple[Settings, Database],
+) -> None:
+    """Someone a sentinel registered by ID number alone gets their name from a later scan
+    whose token carries it, written in the writer's batch (on PostgreSQL, where the
+    batch's statements are pipelined, the name is written in plain SQL)."""
+    settings, database = own_database
+    sealer = load_sealer(settings)
+    number = "K10000001"
+    with database.session() as session:
+        venue = make_venue(session, "补名超市", "taopu", "shop")
+        people.register_person(
+            session=session,
+            settings=settings,
+            sealer=sealer,
+            details=people.read_details(doc_type="passport", doc_number=number),
+            source="sentinel",
+        )
+        session.commit()
+    scan = visit(settings, number, venue, days_ago=0)
+    results = write_batch(
+        database=database, settings=settings, sealer=sealer, orders=[Order([scan], 300)]
+    )
+    assert all(isinstance(item, Stored) for result in results for item in result)
+    with database.session() as session:
+        person = session.scalars(select(Person).where(Person.person_key == scan.person_key)).one()
+        assert person.name_masked == "O** V******"
+        assert person.source == "sentinel"
 
 
 def test_a_purge_in_batches_leaves_the_rest_for_the_next_call(
