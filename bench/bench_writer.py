@@ -16,10 +16,14 @@ bare rows (ids allocated, one insert, commit), which any writer has to do.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import queue
 import random
+import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -81,6 +85,53 @@ class Statements:
         finally:
             for name, original in originals.items():
                 setattr(DriverSql, name, original)
+
+
+class Relay:
+    """A TCP relay that holds every chunk it passes for `delay` seconds each way: the
+    writer's PostgreSQL as if on another host (`--delay-ms`). In a process of its own (its
+    CPU is not the writer's), a thread per direction of each connection, so that a
+    chunk's wait is a sleep, to the microsecond."""
+
+    def __init__(self, target_port: int, delay: float) -> None:
+        self.delay = delay
+        self.target_port = target_port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.process = multiprocessing.get_context("fork").Process(target=self._accept, daemon=True)
+        self.process.start()
+
+    def _accept(self) -> None:
+        while True:
+            client, _address = self._listener.accept()
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            for sock in (client, server):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pass, args=(source, sink), daemon=True).start()
+
+    def _pass(self, source: socket.socket, sink: socket.socket) -> None:
+        """Each chunk goes on `delay` after it came, whatever came before it: a latency,
+        not a queue (a thread reads, another sends)."""
+        held: queue.SimpleQueue[tuple[float, bytes]] = queue.SimpleQueue()
+
+        def send() -> None:
+            while True:
+                came, chunk = held.get()
+                if not chunk:
+                    sink.shutdown(socket.SHUT_WR)
+                    return
+                wait = came + self.delay - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                sink.sendall(chunk)
+
+        threading.Thread(target=send, daemon=True).start()
+        while True:
+            chunk = source.recv(1 << 16)
+            held.put((time.perf_counter(), chunk))
+            if not chunk:
+                return
 
 
 class Batches:
@@ -211,11 +262,18 @@ def main() -> None:
     parser.add_argument(
         "--channels", type=int, default=1, help="scans come through this many front ends"
     )
+    parser.add_argument(
+        "--delay-ms",
+        type=float,
+        default=0.0,
+        help="PostgreSQL as if on another host: each way's delay, through a relay",
+    )
     args = parser.parse_args()
     header(
         "The check-in writer, one batch (medians)",
         f"python bench/bench_writer.py --batch {args.batch} --density {args.density} "
-        f"--batches {args.batches} --repeat {args.repeat} --channels {args.channels}",
+        f"--batches {args.batches} --repeat {args.repeat} --channels {args.channels}"
+        + (f" --delay-ms {args.delay_ms}" if args.delay_ms else ""),
     )
     postgres = Postgres() if "postgresql" in args.backends else None
     try:
@@ -225,7 +283,14 @@ def main() -> None:
                 measure(url, args, lambda: 0.0)  # SQLite works inside this process
             else:
                 assert postgres is not None
-                measure(postgres.new_url(), args, postgres.cpu_seconds)
+                url = postgres.new_url()
+                if args.delay_ms:
+                    relay = Relay(postgres.port, args.delay_ms / 1000)
+                    url = url.replace(f":{postgres.port}/", f":{relay.port}/")
+                    assert str(relay.port) in url, url
+                measure(url, args, postgres.cpu_seconds)
+                if args.delay_ms:
+                    relay.process.terminate()
     finally:
         if postgres is not None:
             postgres.stop()

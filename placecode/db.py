@@ -334,13 +334,17 @@ class DriverSql:
         return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else moment
 
     @contextmanager
-    def together(self) -> Iterator[None]:
+    def together(self, *, then_commit: bool = False) -> Iterator[None]:
         """PostgreSQL: the statements of this block go out without waiting for each other's
-        answers (psycopg's pipeline mode), and a read, or the commit, waits once for all
-        sent before it: the writer's batch so takes two round trips where it took nine
-        (docs/benchmarks.md). An error surfaces at that read or commit. Inside, use
-        `insert_values` (COPY is not allowed) and no ORM statements (their results are read
-        before they are there). SQLite: as without."""
+        answers (psycopg's pipeline mode); a read waits once for all sent before it, and
+        the block's end for the rest. With `then_commit` the block ends with COMMIT, sent
+        with its last statements (the session's commit after it has nothing left to send).
+        The check-in writer's batch so takes three round trips where it took nine
+        (docs/benchmarks.md; psycopg begins a transaction with a round trip of its own).
+        An error surfaces at that read or at the block's end. Inside, use `insert_values`
+        (COPY is not allowed), no ORM statements (their results are read before they are
+        there) and no `together` again (an inner block waits for all before it as it
+        begins). SQLite: as without."""
         if self.sqlite:
             yield
             return
@@ -350,10 +354,14 @@ class DriverSql:
         try:
             with driver.pipeline():
                 yield
+                # (Not in a savepoint, such as the tests' sessions': COMMIT would end the
+                # whole transaction where the session's commit only releases its own.)
+                if then_commit and not self.connection.in_nested_transaction():
+                    driver.execute("COMMIT")
         except BaseException:
-            # A commit sent in the block after a failed statement was never run, and the
-            # transaction is still open, aborted. SQLAlchemy, having asked for the commit,
-            # would hand the connection back to its pool without a rollback.
+            # A commit sent after a failed statement was never run, and the transaction
+            # is still open, aborted. SQLAlchemy, having asked for the commit, would hand
+            # the connection back to its pool without a rollback.
             if driver.info.transaction_status == TransactionStatus.INERROR:
                 driver.rollback()
             raise

@@ -297,10 +297,10 @@ def store_visits(
         (v.companion_of, None) for v in visits if v.companion_of
     ]
     sql = DriverSql(session)
-    with sql.together():  # PostgreSQL: the three reads in one round trip
-        known = people.look_up_later(sql, [key for key, _details in everyone])
-        scans = _scans_later(sql, visits, window_seconds) if visits else dict
-        new_ids = _ids_later(sql, len(visits))  # as many as could be new
+    # Sent before any is read: inside the writer's `together`, one round trip for the three.
+    known = people.look_up_later(sql, [key for key, _details in everyone])
+    scans = _scans_later(sql, visits, window_seconds) if visits else dict
+    new_ids = _ids_later(sql, len(visits))  # as many as could be new
     ids = people.ensure_people(
         session=session,
         settings=settings,

@@ -152,8 +152,9 @@ def write_batch(
 
     Orders of one dedupe window (all the scans; a logbook has its own) are written in one
     go, whatever their channels: people first seen here are registered with their visit's
-    channel as their source. On PostgreSQL the batch takes two round trips (its reads, then
-    its writes with the commit; `DriverSql.together`), three on a new day."""
+    channel as their source. On PostgreSQL the batch takes three round trips (psycopg's
+    BEGIN, the batch's reads, its writes with the commit; `DriverSql.together`), more on a
+    day not yet found made."""
     groups: dict[int, list[int]] = defaultdict(list)
     for position, order in enumerate(orders):
         groups[order.window_seconds].append(position)
@@ -162,7 +163,7 @@ def write_batch(
     with database.sessions() as session:
         begin_write(session)
         try:
-            with DriverSql(session).together():
+            with DriverSql(session).together(then_commit=True):
                 if partitions is not None:
                     partitions.ensure(session, days)
                 else:
@@ -182,7 +183,7 @@ def write_batch(
                         count = len(orders[position].visits)
                         results[position] = stored[offset : offset + count]
                         offset += count
-                session.commit()  # sent with the writes
+            session.commit()  # on PostgreSQL, sent with the writes above
         except Exception:
             if partitions is not None:
                 partitions.forget()
