@@ -39,7 +39,7 @@ from rich.progress import track
 from sqlalchemy import text
 
 from placecode.checkins.models import CHANNELS
-from placecode.checkins.store import COLUMNS, DayPartitions, Visit, _allocate_ids
+from placecode.checkins.store import COLUMNS, DayPartitions, Visit, _ids_later
 from placecode.checkins.writer import Order, write_batch
 from placecode.clock import clock
 from placecode.config import Settings, load_settings
@@ -175,7 +175,7 @@ def write_bare(database: Database, orders: list[Order]) -> None:
         sql = DriverSql(session)
         person_id = sql.all("SELECT id FROM persons LIMIT 1")[0][0]
         visits = [order.visits[0] for order in orders]
-        ids = _allocate_ids(sql, len(visits))
+        ids = _ids_later(sql, len(visits))()
         rows = [
             (i, v.scanned_at, v.venue_id, person_id, v.channel, v.colour, True, None, None, None)
             for i, v in zip(ids, visits, strict=True)

@@ -209,10 +209,6 @@ def days_of(visits: Iterable[Visit]) -> set[int]:
     return {visit.scanned_at - visit.scanned_at % DAY for visit in visits}
 
 
-def _allocate_ids(sql: DriverSql, count: int) -> list[int]:
-    return _ids_later(sql, count)()
-
-
 def _ids_later(sql: DriverSql, count: int) -> Callable[[], list[int]]:
     """`count` new check-in ids, asked for now, when called (see `DriverSql.later`)."""
     if not sql.sqlite:

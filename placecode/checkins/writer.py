@@ -37,7 +37,6 @@ from placecode.checkins.store import (
     Stored,
     Visit,
     days_of,
-    ensure_partitions,
     store_visits,
 )
 from placecode.checkins.writer_process import frame, unframe
@@ -147,8 +146,9 @@ def write_batch(
     orders: Sequence[Order],
     partitions: DayPartitions | None = None,
 ) -> list[Result]:
-    """Write the orders in one transaction, returning each one's results; then, with a
-    writer's `partitions`, give a new day's partition its first statistics.
+    """Write the orders in one transaction, returning each one's results; then give a new
+    day's partition its first statistics. A writer passes its own `partitions`, which
+    remember what it found (without, nothing is remembered past this batch).
 
     Orders of one dedupe window (all the scans; a logbook has its own) are written in one
     go, whatever their channels: people first seen here are registered with their visit's
@@ -160,14 +160,12 @@ def write_batch(
         groups[order.window_seconds].append(position)
     results: list[Result] = [[] for _ in orders]
     days = days_of(visit for order in orders for visit in order.visits)
+    partitions = partitions or DayPartitions()  # a writer's own knows more
     with database.sessions() as session:
         begin_write(session)
         try:
             with DriverSql(session).together(then_commit=True):
-                if partitions is not None:
-                    partitions.ensure(session, days)
-                else:
-                    ensure_partitions(session, days)
+                partitions.ensure(session, days)
                 for window, positions in groups.items():
                     visits = [visit for position in positions for visit in orders[position].visits]
                     stored = store_visits(
@@ -185,14 +183,12 @@ def write_batch(
                         offset += count
             session.commit()  # on PostgreSQL, sent with the writes above
         except Exception:
-            if partitions is not None:
-                partitions.forget()
+            partitions.forget()
             raise
-        if partitions is not None:
-            try:
-                partitions.written(session, (visit for order in orders for visit in order.visits))
-            except Exception:  # the batch is committed: its answers stand
-                log.exception("a new partition could not be analyzed; autovacuum will")
+        try:
+            partitions.written(session, (visit for order in orders for visit in order.visits))
+        except Exception:  # the batch is committed: its answers stand
+            log.exception("a new partition could not be analyzed; autovacuum will")
     return results
 
 
