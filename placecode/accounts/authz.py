@@ -87,7 +87,7 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
             # Noted in the request's transaction, which writes anyway; again apart should
             # it be rolled back (the request failed, but the token was used).
             await run_in_threadpool(service.note_token_use, session=session, token_id=due)
-            keep_apart(request, lambda: note_use_apart(request, due))
+            keep_apart(session, lambda: note_use_apart(request, due))
         elif due is not None:
             await run_in_threadpool(note_use_apart, request, due)
         return Principal.of(user, "token")

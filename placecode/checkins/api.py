@@ -36,7 +36,7 @@ from placecode.tables import ImportReport, Row, RowProblem
 from placecode.venues import service as venues
 from placecode.venues.api import get_codebook
 from placecode.venues.codes import VenueSnapshot, check_usable
-from placecode.web.deps import LeanRoute, SessionDep, SettingsDep, read_upload
+from placecode.web.deps import LeanRoute, SessionDep, SettingsDep, commit_early, read_upload
 
 router = APIRouter(prefix="/api/v1", tags=["check-ins"])
 
@@ -75,7 +75,7 @@ async def release(session: Session) -> None:
     notes their token's use), and give its connection back to the pool (in a thread only
     if it holds one)."""
     if session.in_transaction():
-        await run_in_threadpool(session.commit)
+        await run_in_threadpool(commit_early, session)
     session.close()
 
 

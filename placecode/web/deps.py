@@ -40,18 +40,30 @@ async def get_database(request: Request) -> Database:
     return database
 
 
-def keep_apart(request: Request, redo: Callable[[], None]) -> None:
+KEPT_APART = "placecode.kept_apart"  # in Session.info: what to redo after a rollback
+
+
+def keep_apart(session: Session, redo: Callable[[], None]) -> None:
     """Something the request's own transaction did that must stay if the request fails:
     should its transaction be rolled back, `redo` runs after, in a thread (and a
-    transaction) of its own. A write refused for a bad body still used its API token."""
-    request.state.kept_apart = [*getattr(request.state, "kept_apart", ()), redo]
+    transaction) of its own. A write refused for a bad body still used its API token.
+    Once the transaction is committed (`commit_early`), there is nothing to redo."""
+    session.info.setdefault(KEPT_APART, []).append(redo)
 
 
-async def rolled_back(request: Request, session: Session) -> None:
+def commit_early(session: Session) -> None:
+    """Commit the request's transaction before the request ends (a request about to wait
+    or read at length must not hold SQLite's write lock, nor a pooled connection): what
+    it kept apart is then kept, and is not redone should the request fail later."""
+    session.commit()
+    session.info.pop(KEPT_APART, None)
+
+
+async def rolled_back(session: Session) -> None:
     """Roll the request's transaction back and redo what it keeps apart. Should a redo
     fail, that is logged and the request still fails with its own error, not the redo's."""
     await run_in_threadpool(session.rollback)
-    for redo in getattr(request.state, "kept_apart", ()):
+    for redo in session.info.pop(KEPT_APART, ()):
         try:
             await run_in_threadpool(redo)
         except Exception:
@@ -74,10 +86,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         if exc.keep_changes:
             await run_in_threadpool(session.commit)
         else:
-            await rolled_back(request, session)
+            await rolled_back(session)
         raise
     except BaseException:
-        await rolled_back(request, session)
+        await rolled_back(session)
         raise
     else:
         if session.in_transaction():

@@ -9,10 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from placecode.accounts import authz
 from placecode.accounts.models import ApiToken, Role
 from placecode.checkins.models import CheckIn
 from placecode.clock import clock
 from placecode.config import Settings
+from placecode.errors import Unavailable
 from placecode.people.documents import id_check_digit
 from placecode.venues.models import Venue
 from tests.checkins.test_durability import set_up_district
@@ -79,6 +81,39 @@ def test_a_sentinel_takes_a_typed_id_number(
         .execution_options(populate_existing=True)
     )
     assert used is not None
+
+
+def test_a_sentinel_scan_the_writer_refuses_notes_the_device_token_once(
+    client: TestClient,
+    session: Session,
+    sentinel: Persona,
+    zhennan_market: Venue,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The token's use was committed with the request's session before the writer was
+    asked; the writer's refusal (a full queue: 503) must not note it again apart."""
+    apart: list[str] = []
+    monkeypatch.setattr(authz, "note_use_apart", lambda _request, token_id: apart.append(token_id))
+
+    async def full(*_args: object, **_kwargs: object) -> None:
+        raise Unavailable(
+            "Too many check-ins at this moment; try again in a second.", retry_after=1
+        )
+
+    monkeypatch.setattr(client.app.state.writer, "submit", full)  # type: ignore[attr-defined]
+    refused = client.post(
+        f"/api/v1/venues/{zhennan_market.id}/sentinel-checkins",
+        json={"doc_type": "id_card", "doc_number": valid_id("31010719400101002")},
+        headers=sentinel.auth,
+    )
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "1"
+    used = session.scalar(
+        select(ApiToken.last_used_at)
+        .where(ApiToken.user_id == sentinel.user.id)
+        .execution_options(populate_existing=True)
+    )
+    assert (used is not None, apart) == (True, [])
 
 
 def test_a_sentinel_refuses_forged_and_expired_personal_codes(
