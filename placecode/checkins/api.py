@@ -363,7 +363,7 @@ async def import_logbook(
     unchanged = 0
     if visits and not dry_run:
         await run_in_threadpool(make_days_apart, request, visits)
-        stored = await get_writer(request).submit(visits, window_seconds=0)
+        stored = await get_writer(request).submit(visits, window_seconds=0, logbook=True)
         unchanged = sum(1 for item in stored if isinstance(item, Stored) and item.duplicate)
     return ImportReport(
         rows=len(rows),

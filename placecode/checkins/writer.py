@@ -3,7 +3,9 @@ few milliseconds, or at a size limit) together with the hourly counts, and each 
 answered only after its batch is committed.
 
 The queue is bounded: when it is full the caller gets 503 with Retry-After instead of
-memory growing without limit. On shutdown the queue is drained.
+memory growing without limit. A logbook (an uploaded file, written whole in one batch) is
+bounded apart: one at a time, however many rows it has (the upload's size bounds it), and
+it does not count against the scans' bound. On shutdown the queue is drained.
 
 Each server process has one writer. It writes from a process of its own
 (`writer_process.py`) whenever the database can be opened from another process: the
@@ -132,6 +134,7 @@ def unpacked(values: Packed) -> Order:
 class _Job:
     order: Order
     future: asyncio.Future[Outcome] = field(repr=False)
+    logbook: bool = False
 
     @property
     def size(self) -> int:
@@ -211,6 +214,7 @@ class Writer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._pending = 0
+        self._logbook_pending = 0  # of `_pending`: the one logbook's visits
         self._accepting = True
 
     @property
@@ -220,12 +224,24 @@ class Writer:
     async def start(self) -> None:
         """Be ready to write (the server calls it at start-up; `submit` does when needed)."""
 
-    async def submit(self, visits: list[Visit], *, window_seconds: int) -> Result:
-        """Queue visits and wait until they are committed (all of them in one transaction)."""
+    async def submit(
+        self, visits: list[Visit], *, window_seconds: int, logbook: bool = False
+    ) -> Result:
+        """Queue visits and wait until they are committed (all of them in one transaction).
+
+        A `logbook`'s visits may be more than the queue holds: it is admitted whole when no
+        other logbook is waiting (else 503), and the scans' bound leaves it out."""
         await self.start()
         if not self._accepting:
             raise Unavailable(_("The server is shutting down; try again."), code="shutting_down")
-        if self._pending + len(visits) > self.settings.writer_queue_max:
+        if logbook and self._logbook_pending:
+            raise Unavailable(
+                _("Another logbook is being saved just now; try again in a few seconds."),
+                retry_after=5,
+                code="logbook_busy",
+            )
+        scans_pending = self._pending - self._logbook_pending
+        if not logbook and scans_pending + len(visits) > self.settings.writer_queue_max:
             REFUSED.inc(len(visits))
             raise Unavailable(
                 _("Too many check-ins at this moment; try again in a second."),
@@ -233,8 +249,9 @@ class Writer:
                 code="overloaded",
             )
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        job = _Job(Order(list(visits), window_seconds), future)
+        job = _Job(Order(list(visits), window_seconds), future, logbook)
         self._pending += job.size
+        self._logbook_pending += job.size if logbook else 0
         QUEUE_DEPTH.inc(job.size)
         self._send(job)
         outcome = await future
@@ -258,6 +275,7 @@ class Writer:
         if not job.future.done():  # its caller may have gone
             job.future.set_result(outcome)
         self._pending -= job.size
+        self._logbook_pending -= job.size if job.logbook else 0
         QUEUE_DEPTH.dec(job.size)
 
     async def stop(self) -> None:

@@ -37,7 +37,7 @@ from placecode.people import sealing
 from placecode.people.documents import DocType, Document
 from placecode.people.service import PersonDetails, person_key_of
 from placecode.venues.models import Venue
-from tests.checkins.test_durability import set_up_district
+from tests.checkins.test_durability import set_up_district, writes_blocked
 from tests.conftest import Databases, prepare
 
 T = TypeVar("T")
@@ -201,6 +201,45 @@ def test_one_process_writes_for_scans_that_start_it_together_and_stop_drains_it(
     assert pid is not None
     assert exit_code == 0  # it ended by itself once its input ended
     assert district.check_ins() == 50
+    district.database.dispose()
+
+
+def test_a_logbook_bigger_than_the_queue_is_written_whole_and_one_at_a_time(
+    make_settings: Callable[..., Settings], databases: Databases
+) -> None:
+    """The queue's bound is for scans: a logbook of more rows than it holds goes in whole
+    (in one transaction), a second logbook meanwhile is told to try again, and scans are
+    taken as before."""
+    url = databases.new_url()
+    settings = make_settings(
+        database_url=url, writer_queue_max=5, writer_batch_max=8, sqlite_busy_timeout_ms=60_000
+    )
+    district = District(settings)
+    visit = district.visit
+
+    async def scenario() -> tuple[Unavailable, list[Stored | PlaceCodeError], list[Any]]:
+        writer = ProcessWriter(settings)
+        await writer.start()
+        with writes_blocked(url):  # the logbook waits in the queue until this ends
+            book = asyncio.ensure_future(
+                writer.submit([visit(n) for n in range(12)], window_seconds=0, logbook=True)
+            )
+            await asyncio.sleep(0.5)
+            with pytest.raises(Unavailable) as busy:
+                await writer.submit([visit(50)], window_seconds=0, logbook=True)
+            scan = asyncio.ensure_future(writer.submit([visit(100)], window_seconds=300))
+            await asyncio.sleep(0.2)
+            assert not (book.done() or scan.done())
+        results = await asyncio.wait_for(asyncio.gather(book, scan), timeout=60)
+        after = await writer.submit([visit(51)], window_seconds=0, logbook=True)  # free again
+        await writer.stop()
+        return busy.value, results[0], [*results[1], *after]
+
+    busy, book, others = run_apart(scenario())
+    assert (busy.code, busy.headers["Retry-After"]) == ("logbook_busy", "5")
+    assert len(book) == 12 and all(isinstance(s, Stored) and not s.duplicate for s in book)
+    assert all(isinstance(s, Stored) for s in others)
+    assert district.check_ins() == 14
     district.database.dispose()
 
 
