@@ -23,7 +23,7 @@ from placecode.checkins.schemas import (
     VisitView,
 )
 from placecode.checkins.store import Stored, Visit, days_of, make_partitions_apart
-from placecode.checkins.writer import Writer
+from placecode.checkins.writer import Writer, write_logbook
 from placecode.clock import clock
 from placecode.config import Settings
 from placecode.db import Database
@@ -321,7 +321,7 @@ async def import_logbook(
     content: bytes,
     dry_run: bool,
 ) -> ImportReport:
-    """Check every row; write the good ones together (through the writer); report the rest.
+    """Check every row; write the good ones together (`write_logbook`); report the rest.
 
     The request's session (a writing one, begun by signing the caller in) ends first, and
     the rows' venues are looked up in a reading session of its own: otherwise SQLite's
@@ -363,7 +363,7 @@ async def import_logbook(
     unchanged = 0
     if visits and not dry_run:
         await run_in_threadpool(make_days_apart, request, visits)
-        stored = await get_writer(request).submit(visits, window_seconds=0, logbook=True)
+        stored = await write_logbook(get_writer(request), request.app.state.db, settings, visits)
         unchanged = sum(1 for item in stored if isinstance(item, Stored) and item.duplicate)
     return ImportReport(
         rows=len(rows),

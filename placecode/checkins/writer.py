@@ -5,7 +5,8 @@ answered only after its batch is committed.
 The queue is bounded: when it is full the caller gets 503 with Retry-After instead of
 memory growing without limit. A logbook (an uploaded file, written whole in one batch) is
 bounded apart: one at a time, however many rows it has (the upload's size bounds it), and
-it does not count against the scans' bound. On shutdown the queue is drained.
+it does not count against the scans' bound; on PostgreSQL it is written beside the writer
+instead (`write_logbook`). On shutdown the queue is drained.
 
 Each server process has one writer. It writes from a process of its own
 (`writer_process.py`) whenever the database can be opened from another process: the
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from prometheus_client import Counter, Gauge, Histogram
+from starlette.concurrency import run_in_threadpool
 
 from placecode.checkins.store import (
     DayPartitions,
@@ -283,6 +285,38 @@ class Writer:
         self._accepting = False
         while self._pending:
             await asyncio.sleep(0.005)
+
+
+async def write_logbook(
+    writer: Writer, database: Database, settings: Settings, visits: list[Visit]
+) -> Result:
+    """A logbook's visits, written in one transaction (the same file twice adds nothing).
+
+    On PostgreSQL from the thread pool, in a transaction of its own beside the writer's
+    batches, as another worker's writer writes: a file of many thousand rows then holds up
+    no scan (through the writer, its one batch held a worker's scans for seconds). On
+    SQLite, where one transaction writes at a time however it is sent, and on a database
+    only this process sees, through the writer (`submit`, one logbook at a time)."""
+    if database.private or database.engine.dialect.name == "sqlite":
+        return await writer.submit(visits, window_seconds=0, logbook=True)
+
+    def write() -> Result:
+        orders = [Order(visits, window_seconds=0)]
+        return write_batch(
+            database=database, settings=settings, sealer=load_sealer(settings), orders=orders
+        )[0]
+
+    try:
+        return await run_in_threadpool(write)
+    except PlaceCodeError:
+        raise
+    except Exception:
+        log.exception("logbook of %d check-ins not written", len(visits))
+        raise Unavailable(
+            _("The check-in could not be saved just now; try again."),
+            retry_after=1,
+            code="write_failed",
+        ) from None
 
 
 def make_writer(settings: Settings, database: Database) -> Writer:

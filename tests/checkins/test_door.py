@@ -1,23 +1,26 @@
 """Every way in without a smartphone: the sentinel, the registrar's form and logbook."""
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
+import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from placecode.accounts import authz
 from placecode.accounts.models import ApiToken, Role
-from placecode.checkins.models import CheckIn
+from placecode.checkins.models import CheckIn, VenueHourlyCount
 from placecode.clock import clock
 from placecode.config import Settings
 from placecode.errors import Unavailable
 from placecode.people.documents import id_check_digit
 from placecode.venues.models import Venue
-from tests.checkins.test_durability import set_up_district
+from tests.checkins.test_durability import person_tokens, scan_at, set_up_district
 from tests.conftest import (
     Databases,
     Persona,
@@ -282,4 +285,66 @@ def test_a_running_server_takes_a_logbook_of_days_gone_by(
     assert (response.json()["accepted"], response.json()["rejected"]) == (2, 0)
     with server.database.session() as session:
         assert session.scalar(select(func.count()).select_from(CheckIn)) == 2
+    server.database.dispose()
+
+
+def test_on_postgresql_a_logbook_holds_up_no_scan(
+    databases: Databases, make_settings: Callable[..., Settings]
+) -> None:
+    """A logbook's transaction is kept waiting on a row another transaction holds (its
+    hourly count, being inserted); meanwhile a scan is written and answered. Then the
+    logbook is written whole. (Through the writer, the scan would wait behind it.)"""
+    url = databases.new_url("postgresql")
+    settings = make_settings(database_url=url)
+    with running_server(settings) as server:
+        code, issuer = set_up_district(server.database, settings)
+        with server.database.session() as session:
+            venue_id = session.scalars(select(Venue.id)).one()
+            registrar = make_persona(session, settings, "door-reg", Role.registrar, venue_id)
+        then = (clock.local_now() - timedelta(days=3)).replace(hour=9, minute=30)
+        hour = int(then.replace(tzinfo=settings.zone).timestamp()) // 3600 * 3600
+        content = (
+            "venue_id,scanned_at,doc_type,doc_number,name,phone,checkout_at\n"
+            f"{venue_id},{then:%Y-%m-%d %H:%M},passport,E12121212,Ann Lee,,\n"
+            f"{venue_id},{then:%Y-%m-%d} 09:45,passport,E34343434,Bo Wu,,\n"
+        ).encode()
+        plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(plain) as blocker, ThreadPoolExecutor(max_workers=1) as pool:
+            blocker.execute(
+                "INSERT INTO venue_hourly_counts (venue_id, hour, count) VALUES (%s, %s, 0)",
+                (venue_id, hour),
+            )
+            upload = pool.submit(
+                httpx.post,
+                f"{server.url}/api/v1/checkins/logbook",
+                files={"file": ("book.csv", content)},
+                headers=registrar.auth,
+                timeout=60,
+            )
+            with psycopg.connect(plain, autocommit=True) as watcher:
+                waiting = 0
+                for _ in range(300):  # until the logbook's insert waits on the blocker's row
+                    waiting = watcher.execute(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    ).fetchone()[0]  # type: ignore[index]
+                    if waiting or upload.done():
+                        break
+                    time.sleep(0.1)
+            assert waiting == 1, upload.result().text if upload.done() else "no wait seen"
+            scan = scan_at(server.url, code, person_tokens(issuer, 1)[0], timeout=10)
+            assert scan.status_code == 201, scan.text
+            assert not upload.done()
+            blocker.rollback()
+            response = upload.result(timeout=60)
+    assert response.status_code == 200, response.text
+    assert (response.json()["accepted"], response.json()["rejected"]) == (2, 0)
+    with server.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(CheckIn)) == 3
+        counted = session.scalar(
+            select(VenueHourlyCount.count).where(
+                VenueHourlyCount.venue_id == venue_id, VenueHourlyCount.hour == hour
+            )
+        )
+        assert counted == 2
     server.database.dispose()
