@@ -143,6 +143,15 @@ class _Job:
         return len(self.order.visits)
 
 
+def not_saved() -> Unavailable:
+    """What the caller of a write that failed for a reason of the server's is told."""
+    return Unavailable(
+        _("The check-in could not be saved just now; try again."),
+        retry_after=1,
+        code="write_failed",
+    )
+
+
 def write_batch(
     *,
     database: Database,
@@ -258,11 +267,7 @@ class Writer:
         self._send(job)
         outcome = await future
         if outcome is None:
-            raise Unavailable(
-                _("The check-in could not be saved just now; try again."),
-                retry_after=1,
-                code="write_failed",
-            )
+            raise not_saved()
         if isinstance(outcome, PlaceCodeError):
             raise in_callers_language(outcome)
         return [
@@ -312,11 +317,7 @@ async def write_logbook(
         raise
     except Exception:
         log.exception("logbook of %d check-ins not written", len(visits))
-        raise Unavailable(
-            _("The check-in could not be saved just now; try again."),
-            retry_after=1,
-            code="write_failed",
-        ) from None
+        raise not_saved() from None
 
 
 def make_writer(settings: Settings, database: Database) -> Writer:
@@ -454,11 +455,7 @@ class ProcessWriter(Writer):
                 await self._spawn()
             except OSError:
                 log.exception("the check-in writer's process could not be started")
-                raise Unavailable(
-                    _("The check-in could not be saved just now; try again."),
-                    retry_after=1,
-                    code="write_failed",
-                ) from None
+                raise not_saved() from None
 
     async def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
