@@ -22,11 +22,10 @@ from placecode.checkins.schemas import (
     SentinelResult,
     VisitView,
 )
-from placecode.checkins.store import Stored, Visit, days_of, make_partitions_apart
+from placecode.checkins.store import Stored
 from placecode.checkins.writer import Writer, write_logbook
 from placecode.clock import clock
 from placecode.config import Settings
-from placecode.db import Database
 from placecode.errors import InvalidInput, PlaceCodeError
 from placecode.health.api import current_statuses
 from placecode.i18n import _
@@ -159,18 +158,6 @@ async def record(
 ) -> ScanResult:
     """`submit`, the answer as a `ScanResult`."""
     return ScanResult.model_validate(await submit(request, scan, session))
-
-
-def make_days_apart(request: Request, visits: list[Visit]) -> None:
-    """PostgreSQL: make the day partitions a logbook's rows fall in, committed on their
-    own, before the rows go to the writer. Made in the writer's batch instead, an old
-    day's partition would keep the check-ins table locked from every worker's scans until
-    that (large) batch commits."""
-    database: Database = request.app.state.db
-    if database.private:  # the batch's own transaction makes them, as before
-        return
-    with database.sessions() as session:
-        make_partitions_apart(session, days_of(visits))
 
 
 def verify_code(request: Request, token: str) -> VenueSnapshot:
@@ -362,7 +349,6 @@ async def import_logbook(
     )
     unchanged = 0
     if visits and not dry_run:
-        await run_in_threadpool(make_days_apart, request, visits)
         stored = await write_logbook(get_writer(request), request.app.state.db, settings, visits)
         unchanged = sum(1 for item in stored if isinstance(item, Stored) and item.duplicate)
     return ImportReport(

@@ -41,6 +41,7 @@ from placecode.checkins.store import (
     Stored,
     Visit,
     days_of,
+    make_partitions_apart,
     store_visits,
 )
 from placecode.checkins.writer_process import frame, unframe
@@ -299,13 +300,18 @@ async def write_logbook(
 
     On PostgreSQL from the thread pool, in a transaction of its own beside the writer's
     batches, as another worker's writer writes: a file of many thousand rows then holds up
-    no scan (through the writer, its one batch held a worker's scans for seconds). On
-    SQLite, where one transaction writes at a time however it is sent, and on a database
-    only this process sees, through the writer (`submit`, one logbook at a time)."""
+    no scan (through the writer, its one batch held a worker's scans for seconds). Its
+    days' partitions are made first, committed on their own: made in its transaction, an
+    old day's partition would keep the check-ins table locked from every scan until it
+    commits. On SQLite, where one transaction writes at a time however it is sent, and on
+    a database only this process sees, through the writer (`submit`, one logbook at a
+    time)."""
     if database.private or database.engine.dialect.name == "sqlite":
         return await writer.submit(visits, window_seconds=0, logbook=True)
 
     def write() -> Result:
+        with database.sessions() as session:
+            make_partitions_apart(session, days_of(visits))
         orders = [Order(visits, window_seconds=0)]
         return write_batch(
             database=database, settings=settings, sealer=load_sealer(settings), orders=orders

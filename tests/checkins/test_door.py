@@ -261,8 +261,9 @@ def test_a_running_server_takes_a_logbook_of_days_gone_by(
     databases: Databases, make_settings: Callable[..., Settings]
 ) -> None:
     """On a database other connections see, the logbook's days get their partitions in a
-    transaction of their own (PostgreSQL) before its rows go to the writer's process. The
-    file has more rows than the writer's queue holds for scans: it is written all the same."""
+    transaction of their own (PostgreSQL) before its rows are written (on SQLite, by the
+    writer's process). The file has more rows than the writer's queue holds for scans: it
+    is written all the same."""
     settings = make_settings(database_url=databases.new_url(), writer_queue_max=1)
     with running_server(settings) as server:
         set_up_district(server.database, settings)
